@@ -1,0 +1,1 @@
+"""Loading, validation, derivation and simulation of cohort data."""
