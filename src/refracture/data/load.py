@@ -1,0 +1,488 @@
+"""Reading a cohort from disk, every cell as text.
+
+:func:`read_raw` accepts
+
+* a folder with ``patients.csv`` and ``levels.csv`` (UTF-8, with or without BOM),
+* a folder with ``patients.parquet`` and ``levels.parquet``,
+* an ``.xlsx`` workbook with sheets ``patients`` and ``levels``, or a folder that
+  contains exactly one ``.xlsx`` workbook,
+
+and returns a :class:`RawCohort` whose two tables hold the cells as text, exactly
+as written (blank = ``""``); nothing is converted or dropped except rows that are
+entirely blank. Typing and checking the cells is :mod:`refracture.data.validate`'s
+job. Anything that prevents reading raises :class:`~refracture.errors.DataError`
+with a message naming the file.
+
+The index of each table is the row number as the user sees it in a spreadsheet
+(header = row 1, first data row = 2), named ``_row``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import decimal
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from refracture.data.schema import TABLES
+from refracture.errors import DataError
+
+__all__ = ["Format", "RawCohort", "Source", "read_raw", "to_text"]
+
+Format = Literal["csv", "xlsx", "parquet"]
+
+_TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
+_HEAD_BYTES = 64 * 1024
+_UNNAMED = "Unnamed: "  # name given to a column with a blank header cell (as pandas does)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a cohort was read from."""
+
+    path: Path
+    format: Format
+    patients_file: str
+    levels_file: str
+    patients_path: Path
+    levels_path: Path
+
+    def label(self, table: str) -> str:
+        """The file name as the user sees it, e.g. ``"levels.csv"`` or ``"cohort.xlsx[levels]"``."""
+        if table == "patients":
+            return self.patients_file
+        if table == "levels":
+            return self.levels_file
+        raise KeyError(table)
+
+    @classmethod
+    def in_memory(cls) -> Source:
+        """A placeholder source for tables built in code."""
+        return cls(
+            path=Path("<in memory>"),
+            format="csv",
+            patients_file="patients.csv",
+            levels_file="levels.csv",
+            patients_path=Path("patients.csv"),
+            levels_path=Path("levels.csv"),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class RawCohort:
+    """The two tables as read, every cell as text.
+
+    ``patients`` and ``levels`` are DataFrames of strings (blank = ``""``) whose
+    index is the spreadsheet row number (header = 1). A frame passed with a default
+    ``RangeIndex`` starting at 0 is taken as positional and renumbered 2, 3, …
+    """
+
+    patients: pd.DataFrame
+    levels: pd.DataFrame
+    source: Source
+
+    def __post_init__(self) -> None:
+        for name in _TABLE_NAMES:
+            frame = getattr(self, name)
+            idx = frame.index
+            if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
+                frame = frame.set_axis(pd.RangeIndex(2, len(frame) + 2, name="_row"), axis=0)
+                object.__setattr__(self, name, frame)
+
+    @classmethod
+    def from_frames(
+        cls, patients: pd.DataFrame, levels: pd.DataFrame, source: Source | None = None
+    ) -> RawCohort:
+        """Build from frames made in code; cells are converted to text as :func:`read_raw` would."""
+        return cls(
+            patients=_frame_to_text(patients.reset_index(drop=True)),
+            levels=_frame_to_text(levels.reset_index(drop=True)),
+            source=source or Source.in_memory(),
+        )
+
+    @property
+    def format(self) -> Format:
+        return self.source.format
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """File label per table, e.g. ``{"patients": "patients.csv", ...}``."""
+        return {n: self.source.label(n) for n in _TABLE_NAMES}
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """Source path per table (the workbook for both tables of an .xlsx)."""
+        return {"patients": self.source.patients_path, "levels": self.source.levels_path}
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in _TABLE_NAMES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def label(self, name: str) -> str:
+        return self.source.label(name)
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def read_raw(path: str | Path) -> RawCohort:
+    """Read the cohort at ``path`` (see module docstring) with every cell as text."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() == ".xlsx":
+            return _read_xlsx(path, path)
+        if path.suffix.lower() in {".csv", ".parquet"}:
+            raise DataError(
+                f"{path}: give the folder that holds patients{path.suffix} and "
+                f"levels{path.suffix}, not one of the files"
+            )
+        raise DataError(
+            f"{path}: not a cohort; expected a folder with patients.csv and levels.csv "
+            "(or .parquet files), or an .xlsx workbook"
+        )
+    return _read_folder(path)
+
+
+def _read_folder(folder: Path) -> RawCohort:
+    def present(ext: str) -> list[str]:
+        return [n for n in _TABLE_NAMES if (folder / f"{n}.{ext}").is_file()]
+
+    csv_found, pq_found = present("csv"), present("parquet")
+    workbooks = sorted(
+        p for p in folder.glob("*") if p.suffix.lower() == ".xlsx" and not p.name.startswith("~$")
+    )
+    if len(csv_found) == len(_TABLE_NAMES) and len(pq_found) == len(_TABLE_NAMES):
+        raise DataError(
+            f"{folder}: holds both CSV and Parquet versions of the tables; keep only one"
+        )
+    for ext, found in (("csv", csv_found), ("parquet", pq_found)):
+        if found:
+            missing = [n for n in _TABLE_NAMES if n not in found]
+            if missing:
+                raise DataError(
+                    f"{folder}: {missing[0]}.{ext} is missing (found {found[0]}.{ext})"
+                    + _similar_file_hint(folder, f"{missing[0]}.{ext}")
+                )
+            return _read_files(folder, ext)  # type: ignore[arg-type]
+    if len(workbooks) == 1:
+        return _read_xlsx(workbooks[0], folder)
+    if len(workbooks) > 1:
+        names = ", ".join(p.name for p in workbooks)
+        raise DataError(f"{folder}: holds several .xlsx workbooks ({names}); give one of them")
+    hint = _similar_file_hint(folder, "patients.csv") or _similar_file_hint(folder, "levels.csv")
+    raise DataError(
+        f"{folder}: no cohort found; expected patients.csv and levels.csv, "
+        "patients.parquet and levels.parquet, or one .xlsx workbook" + hint
+    )
+
+
+def _similar_file_hint(folder: Path, name: str) -> str:
+    for p in folder.iterdir():
+        if p.name.lower() == name.lower() and p.name != name:
+            return f"; found {p.name!r} (file names are case-sensitive)"
+    return ""
+
+
+def _read_files(folder: Path, ext: Format) -> RawCohort:
+    reader = _read_csv if ext == "csv" else _read_parquet
+    paths = {n: folder / f"{n}.{ext}" for n in _TABLE_NAMES}
+    frames = {n: reader(p, p.name) for n, p in paths.items()}
+    source = Source(
+        path=folder,
+        format=ext,
+        patients_file=paths["patients"].name,
+        levels_file=paths["levels"].name,
+        patients_path=paths["patients"],
+        levels_path=paths["levels"],
+    )
+    return RawCohort(frames["patients"], frames["levels"], source)
+
+
+# ---------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, label: str) -> pd.DataFrame:
+    header = _csv_header(path, label)
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+            index_col=False,
+            engine="c",
+        )
+    except UnicodeDecodeError:
+        raise DataError(_encoding_message(path, label)) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{label} is empty") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{label} could not be read as CSV: {_short(exc)}") from None
+    if len(frame.columns) != len(header):  # pragma: no cover - defensive
+        raise DataError(f"{label} could not be read as CSV: the header could not be parsed")
+    frame.columns = pd.Index(header)
+    unnamed = frozenset(h for h in header if h.startswith(_UNNAMED))
+    return _finish(frame, np.arange(2, len(frame) + 2), label, unnamed)
+
+
+def _csv_header(path: Path, label: str) -> list[str]:
+    """Read and check the header line; detect encodings other than UTF-8 early."""
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if not head.strip():
+        raise DataError(f"{label} is empty")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        raise DataError(_encoding_message(path, label))
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        text = decoder.decode(head, final=len(head) < _HEAD_BYTES)
+    except UnicodeDecodeError:
+        raise DataError(_encoding_message(path, label)) from None
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except (StopIteration, csv.Error):
+        raise DataError(f"{label} could not be read as CSV: no header line") from None
+    names = ["" if h.strip() == "" else h for h in header]
+    if len(names) == 1:
+        for sep, sep_name in ((";", "semicolons"), ("\t", "tabs")):
+            if sep in names[0]:
+                raise DataError(
+                    f"{label}: the columns seem to be separated by {sep_name}; "
+                    "save it as comma-separated CSV (CSV UTF-8)"
+                )
+    _check_duplicate_names(names, label)
+    return [n if n != "" else f"{_UNNAMED}{i}" for i, n in enumerate(names)]
+
+
+def _encoding_message(path: Path, label: str) -> str:
+    data = path.read_bytes()
+    guess, where = "latin-1/Windows-1252", ""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+        guess = "UTF-16"
+    else:
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            where = f"; first undecodable byte on line {line}"
+    return (
+        f"{label} is not UTF-8 text (it looks like {guess}{where}); "
+        "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)') and try again"
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------
+# Parquet
+# ---------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path, label: str) -> pd.DataFrame:
+    if path.stat().st_size == 0:
+        raise DataError(f"{label} is empty")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises a variety of types for corrupt files
+        raise DataError(f"{label} could not be read as Parquet: {_short(exc)}") from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    names = [str(c) for c in frame.columns]
+    _check_duplicate_names(names, label)
+    frame.columns = pd.Index(names)
+    if len(frame.columns) == 0:
+        raise DataError(f"{label} is empty (no columns)")
+    return _finish(_frame_to_text(frame), np.arange(2, len(frame) + 2), label)
+
+
+# ---------------------------------------------------------------------------
+# XLSX
+# ---------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path, given: Path) -> RawCohort:
+    import openpyxl  # imported here: only needed for workbooks
+
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty")
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about workbook features it ignores (styles, validation)
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise DataError(
+            f"{path.name} could not be read as an Excel .xlsx workbook: {_short(exc)}"
+        ) from None
+    try:
+        frames = {}
+        for name in _TABLE_NAMES:
+            label = f"{path.name}[{name}]"
+            if name not in wb.sheetnames:
+                similar = [s for s in wb.sheetnames if s.strip().lower() == name]
+                hint = (
+                    f"; found {similar[0]!r} (sheet names are case-sensitive)"
+                    if similar
+                    else f"; sheets found: {', '.join(wb.sheetnames)}"
+                )
+                raise DataError(f"{path.name}: sheet {name!r} is missing{hint}")
+            frames[name] = _read_sheet(wb[name], label)
+    finally:
+        wb.close()
+    source = Source(
+        path=given,
+        format="xlsx",
+        patients_file=f"{path.name}[patients]",
+        levels_file=f"{path.name}[levels]",
+        patients_path=path,
+        levels_path=path,
+    )
+    return RawCohort(frames["patients"], frames["levels"], source)
+
+
+def _read_sheet(ws: Any, label: str) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
+    header_at = next(
+        (i for i, r in enumerate(rows) if any(_cell_text(v) != "" for v in r)),
+        None,
+    )
+    if header_at is None:
+        raise DataError(f"{label} is empty")
+    header = [_cell_text(v).strip() for v in rows[header_at]]
+    body = rows[header_at + 1 :]
+    width = max([len(header), *(len(r) for r in body)])
+    header += [""] * (width - len(header))
+    cells = [[_cell_text(v) for v in r] + [""] * (width - len(r)) for r in body]
+    _check_duplicate_names([h for h in header if h != ""], label)
+    names = [h if h != "" else f"{_UNNAMED}{i}" for i, h in enumerate(header)]
+    frame = pd.DataFrame(cells, columns=names, dtype=object)
+    frame = frame.astype(str) if len(frame) else frame
+    unnamed = frozenset(n for n, h in zip(names, header, strict=True) if h == "")
+    # spreadsheet rows: header_at is 0-based, data starts one below the header
+    rownums = np.arange(header_at + 2, header_at + 2 + len(frame))
+    return _finish(frame, rownums, label, unnamed)
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_duplicate_names(names: list[str], label: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen and n != "":
+            raise DataError(f"{label}: column {n!r} appears more than once in the header")
+        seen.add(n)
+
+
+def _finish(
+    frame: pd.DataFrame, rownums: np.ndarray, label: str, unnamed: frozenset[str] = frozenset()
+) -> pd.DataFrame:
+    """Set the spreadsheet row numbers as index; drop entirely blank rows and
+    blank columns without a header (e.g. from trailing commas)."""
+    frame.index = pd.Index(rownums.astype(np.int64), name="_row")
+    blank_rows = np.ones(len(frame), dtype=bool)
+    drop = []
+    for col in frame.columns:
+        blank = (frame[col].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        if col in unnamed and blank.all():
+            drop.append(col)
+        blank_rows &= blank
+    if drop:
+        frame = frame.drop(columns=drop)
+    if len(frame.columns) == 0:
+        raise DataError(f"{label} is empty (no columns)")
+    if blank_rows.any():
+        frame = frame.loc[~blank_rows]
+    if len(frame) == 0:
+        raise DataError(f"{label} has no data rows (only a header)")
+    return frame
+
+
+def _frame_to_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = {str(c): to_text(frame[c]) for c in frame.columns}
+    return pd.DataFrame(out, index=frame.index)
+
+
+def to_text(series: pd.Series) -> pd.Series:
+    """Cells of ``series`` as text: blank/NA -> ``""``, integral floats -> ``"2"``,
+    other floats in shortest round-trip form, booleans -> ``"true"``/``"false"``."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        na = series.isna().to_numpy()
+        vals = np.where(series.fillna(False).to_numpy(dtype=bool), "true", "false")
+        return pd.Series(np.where(na, "", vals), index=series.index, dtype=str)
+    if pd.api.types.is_integer_dtype(dtype):
+        na = series.isna().to_numpy()
+        vals = series.astype("Int64").astype(str).to_numpy(dtype=object)
+        return pd.Series(np.where(na, "", vals), index=series.index, dtype=str)
+    if pd.api.types.is_float_dtype(dtype):
+        arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(_floats_to_text(arr), index=series.index, dtype=str)
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return series.fillna("").astype(str)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return to_text(series.astype(object))
+    values = series.to_numpy(dtype=object)
+    return pd.Series([_cell_text(v) for v in values], index=series.index, dtype=str)
+
+
+def _floats_to_text(arr: np.ndarray) -> np.ndarray:
+    out = np.full(arr.shape, "", dtype=object)
+    finite = np.isfinite(arr)
+    integral = finite & (np.floor(arr) == arr) & (np.abs(arr) < 1e15)
+    out[integral] = arr[integral].astype(np.int64).astype(str)
+    other = ~np.isnan(arr) & ~integral
+    out[other] = arr[other].astype(str)
+    return out
+
+
+def _cell_text(v: Any) -> str:
+    """Text of one cell value (Excel cell, object column element)."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating):
+        return str(_floats_to_text(np.array([float(v)]))[0])
+    if isinstance(v, decimal.Decimal):
+        return "" if v.is_nan() else str(v)
+    if isinstance(v, _dt.datetime):
+        if v.time() == _dt.time(0):
+            return v.date().isoformat()
+        return v.isoformat(sep=" ")
+    if isinstance(v, _dt.date | _dt.time):
+        return v.isoformat()
+    try:
+        if pd.isna(v):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(v)
