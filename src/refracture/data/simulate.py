@@ -123,16 +123,16 @@ class SimulatedCohort:
         return paths
 
 
-def _fmt(col: np.ndarray) -> list[str]:
+_DECIMALS = {"anterior_height_loss_pct": 0, "months_to_fracture": 0}
+"""Decimals written per float column (default one: T-score, BMI, cement volume)."""
+
+
+def _fmt(name: str, col: np.ndarray) -> list[str]:
     if col.dtype == bool:
         return np.where(col, "yes", "no").tolist()
     if col.dtype.kind == "f":
-        # T-scores, BMI, volumes are kept at one decimal; blank for missing.
-        txt = np.char.mod("%.1f", np.nan_to_num(col))
-        txt = np.where(np.isnan(col), "", txt)
-        return txt.tolist()
-    if col.dtype.kind == "i":
-        return col.astype(str).tolist()
+        txt = np.char.mod(f"%.{_DECIMALS.get(name, 1)}f", np.nan_to_num(col))
+        return np.where(np.isnan(col), "", txt).tolist()
     return col.astype(str).tolist()
 
 
@@ -140,7 +140,7 @@ def _csv(table: dict[str, np.ndarray]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(list(table))
-    cols = [_fmt(np.asarray(v)) for v in table.values()]
+    cols = [_fmt(k, np.asarray(v)) for k, v in table.items()]
     w.writerows(zip(*cols, strict=True))
     return buf.getvalue()
 
@@ -156,7 +156,8 @@ def _fix_integer_moments(
 
     The smallest value is set to ``lo`` and the largest to ``hi``; the others are
     moved by one unit at a time, at random, within ``(lo, hi)`` until the sum is
-    right. Vectorised: each round moves up to every free element once.
+    right (or, in a cohort too small to reach it, as close as the range allows).
+    Vectorised: each round moves up to every free element once.
     """
     x = np.clip(x.astype(np.int64), lo, hi)
     if x.size == 1:
@@ -174,8 +175,8 @@ def _fix_integer_moments(
         step = 1 if diff > 0 else -1
         room = (x[free_idx] < hi - 1) if step > 0 else (x[free_idx] > lo + 1)
         cand = free_idx[room]
-        if cand.size == 0:
-            raise ValueError("cannot reach the requested mean within the range")
+        if cand.size == 0:  # a tiny cohort cannot reach it: stay as close as possible
+            break
         k = min(abs(diff), cand.size)
         pick = rng.choice(cand, size=k, replace=False)
         x[pick] += step
@@ -393,11 +394,13 @@ def _fix_followup(
     f[longest] = pub.followup_max
     floor = np.maximum(np.ceil(need).astype(np.int64), pub.followup_min)
     f = np.maximum(f, floor)
-    shortest_cands = np.flatnonzero(floor == pub.followup_min)
-    f[shortest_cands[np.argmin(f[shortest_cands])]] = pub.followup_min
     pinned = np.zeros(n, bool)
     pinned[longest] = True
-    pinned[shortest_cands[np.argmin(f[shortest_cands])]] = True
+    shortest_cands = np.flatnonzero((floor == pub.followup_min) & ~pinned)
+    if shortest_cands.size:
+        shortest = shortest_cands[np.argmin(f[shortest_cands])]
+        f[shortest] = pub.followup_min
+        pinned[shortest] = True
     free = np.flatnonzero(~pinned)
     for _ in range(10_000):
         diff = total - int(f.sum())
@@ -410,8 +413,8 @@ def _fix_followup(
             else (f[free] > floor[free]) & (f[free] > pub.followup_min)
         )
         cand = free[ok]
-        if cand.size == 0:
-            raise ValueError("cannot reach the published follow-up mean")
+        if cand.size == 0:  # a tiny cohort cannot reach it: stay as close as possible
+            break
         pick = rng.choice(cand, size=min(abs(diff), cand.size), replace=False)
         f[pick] += step
     return f

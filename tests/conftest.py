@@ -1,0 +1,54 @@
+"""Shared fixtures: the example cohort, loaded and derived once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from refracture.data.derive import DerivedData, derive
+from refracture.data.example import example_path
+from refracture.data.validate import Cohort, load_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_ABSTRACT = ROOT.parent / "shared" / "published-abstract.yaml"
+
+
+@pytest.fixture(scope="session")
+def published() -> dict:
+    """The published abstract's figures (a copy of shared/published-abstract.yaml)."""
+    return yaml.safe_load((FIXTURES / "published-abstract.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def example_cohort() -> Cohort:
+    return load_cohort(example_path())
+
+
+@pytest.fixture(scope="session")
+def example_data(example_cohort: Cohort) -> DerivedData:
+    return derive(example_cohort.patients, example_cohort.levels)
+
+
+def _run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "REFRACTURE_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "refracture", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """Run ``python -m refracture ARGS`` in a subprocess, as a user would."""
+    return _run_cli
