@@ -35,7 +35,9 @@ def example_data(example_cohort: Cohort) -> DerivedData:
     return derive(example_cohort.patients, example_cohort.levels)
 
 
-def _run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def _run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "REFRACTURE_DEBUG"}
     return subprocess.run(
         [sys.executable, "-m", "refracture", *args],

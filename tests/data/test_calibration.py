@@ -9,6 +9,7 @@ precision), P values within ±0.005.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -32,8 +33,10 @@ def _two_by_two(level_set: pd.DataFrame, cutoff: float) -> list[list[int]]:
     # T-scores are given to one decimal: compare in integer tenths, not floats.
     low = np.rint(level_set["tscore"] * 10).astype(int) <= round(cutoff * 10)
     frac = level_set["subsequent_fracture"]
-    return [[int((low & frac).sum()), int((low & ~frac).sum())],
-            [int((~low & frac).sum()), int((~low & ~frac).sum())]]
+    return [
+        [int((low & frac).sum()), int((low & ~frac).sum())],
+        [int((~low & frac).sum()), int((~low & ~frac).sum())],
+    ]
 
 
 def _mean_range(x: pd.Series) -> tuple[float, float, float]:
@@ -70,13 +73,15 @@ def achieved(example_data) -> dict[str, object]:
     fisher = {c: stats.fisher_exact(_two_by_two(ls, c)) for c in _cutoffs()}
     out["fisher_p"] = {c: r.pvalue for c, r in fisher.items()}
     out["odds"] = {c: r.statistic for c, r in fisher.items()}
-    x = pd.DataFrame({
-        "age": pf["age"],
-        "height_loss": pf["height_loss_max"],
-        "male": (pf["sex"] == "M").astype(float),
-        "kyphoplasty": (pf["procedure"] == "KP").astype(float),
-        "tscore_min": pf["tscore_min_l1l4"],
-    })
+    x = pd.DataFrame(
+        {
+            "age": pf["age"],
+            "height_loss": pf["height_loss_max"],
+            "male": (pf["sex"] == "M").astype(float),
+            "kyphoplasty": (pf["procedure"] == "KP").astype(float),
+            "tscore_min": pf["tscore_min_l1l4"],
+        }
+    )
     fit = sm.Logit(pf["refracture"].astype(float), sm.add_constant(x)).fit(disp=0)
     out["model_p"] = fit.pvalues.drop("const").to_dict()
     out["model_n"] = int(fit.nobs)
@@ -92,7 +97,11 @@ def test_fixture_copy_matches_shared() -> None:
 def test_calibration_report(published: dict, achieved: dict) -> None:
     pub = published
     c, pr, rf = pub["cohort"], pub["procedures"], pub["refracture"]
-    lt, th, mv = pub["level_specific_tscore"], pub["thresholds"], pub["multivariable"]["significant"]
+    lt, th, mv = (
+        pub["level_specific_tscore"],
+        pub["thresholds"],
+        pub["multivariable"]["significant"],
+    )
     first = th["first_significant_cutoff"]
     significant = [cut for cut, p in achieved["fisher_p"].items() if p < 0.05]
     odds = achieved["odds"]
@@ -109,24 +118,59 @@ def test_calibration_report(published: dict, achieved: dict) -> None:
         ("refracture %", rf["percent"], achieved["refracture_percent"], True),
         ("adjacent of refractures", rf["adjacent"]["n"], achieved["adjacent"], True),
         ("adjacent %", rf["adjacent"]["percent"], achieved["adjacent_percent"], True),
-        ("age mean (min-max)", (c["age_years"]["mean"], c["age_years"]["min"],
-                                c["age_years"]["max"]), achieved["age"], True),
-        ("follow-up mean (min-max)", (c["followup_months"]["mean"], c["followup_months"]["min"],
-                                      c["followup_months"]["max"]), achieved["followup"], True),
-        ("months to refracture", (rf["months_to_refracture"]["mean"],
-                                  rf["months_to_refracture"]["min"],
-                                  rf["months_to_refracture"]["max"]), achieved["months"], True),
-        ("fractured T mean (CI)", (lt["fractured"]["mean"], *lt["fractured"]["ci95"]),
-         achieved["fractured"], True),
-        ("nonfractured T mean (CI)", (lt["nonfractured"]["mean"], *lt["nonfractured"]["ci95"]),
-         achieved["nonfractured"], True),
+        (
+            "age mean (min-max)",
+            (c["age_years"]["mean"], c["age_years"]["min"], c["age_years"]["max"]),
+            achieved["age"],
+            True,
+        ),
+        (
+            "follow-up mean (min-max)",
+            (
+                c["followup_months"]["mean"],
+                c["followup_months"]["min"],
+                c["followup_months"]["max"],
+            ),
+            achieved["followup"],
+            True,
+        ),
+        (
+            "months to refracture",
+            (
+                rf["months_to_refracture"]["mean"],
+                rf["months_to_refracture"]["min"],
+                rf["months_to_refracture"]["max"],
+            ),
+            achieved["months"],
+            True,
+        ),
+        (
+            "fractured T mean (CI)",
+            (lt["fractured"]["mean"], *lt["fractured"]["ci95"]),
+            achieved["fractured"],
+            True,
+        ),
+        (
+            "nonfractured T mean (CI)",
+            (lt["nonfractured"]["mean"], *lt["nonfractured"]["ci95"]),
+            achieved["nonfractured"],
+            True,
+        ),
         ("first significant cutoff", first, max(significant), True),
-        ("Fisher P at first cutoff", th["p_value_at_first_significant"],
-         achieved["fisher_p"][first], False),
+        (
+            "Fisher P at first cutoff",
+            th["p_value_at_first_significant"],
+            achieved["fisher_p"][first],
+            False,
+        ),
         ("OR peak cutoff", th["odds_ratio_rises_to"], max(odds, key=odds.get), True),
         ("model P age", mv["age"]["p"], achieved["model_p"]["age"], False),
-        ("model P height loss", mv["anterior_vertebral_height_loss_preop"]["p"],
-         achieved["model_p"]["height_loss"], False),
+        (
+            "model P height loss",
+            mv["anterior_vertebral_height_loss_preop"]["p"],
+            achieved["model_p"]["height_loss"],
+            False,
+        ),
     ]
     print("\nCalibration of the example cohort to the published abstract")
     print(f"{'figure':28} {'target':>28} {'achieved':>34}  ok")
@@ -142,8 +186,10 @@ def test_calibration_report(published: dict, achieved: dict) -> None:
             failures.append(name)
     for term in ("male", "kyphoplasty", "tscore_min"):
         p = achieved["model_p"][term]
-        print(f"{'model P ' + term + ' (n.s.)':28} {'>= 0.05':>28} {round(p, 4)!s:>34}  "
-              f"{'yes' if p >= 0.05 else 'NO'}")
+        print(
+            f"{'model P ' + term + ' (n.s.)':28} {'>= 0.05':>28} {round(p, 4)!s:>34}  "
+            f"{'yes' if p >= 0.05 else 'NO'}"
+        )
         if p < 0.05:
             failures.append(term)
     assert achieved["model_n"] == c["patients"]
@@ -155,7 +201,7 @@ def test_odds_ratio_rises_to_the_peak_and_not_beyond(published: dict, achieved: 
     start, peak = th["odds_ratio_rises_from"], th["odds_ratio_rises_to"]
     odds = achieved["odds"]
     rising = [c for c in _cutoffs() if peak <= c <= start]
-    assert all(odds[a] < odds[b] for a, b in zip(rising, rising[1:], strict=False))
+    assert all(odds[a] < odds[b] for a, b in itertools.pairwise(rising))
     assert all(odds[c] < odds[peak] for c in _cutoffs() if c < peak)
 
 

@@ -9,13 +9,15 @@ import pytest
 
 from refracture.data.derive import derive
 
-PATIENTS = pd.DataFrame({
-    "patient_id": ["A", "B", "C"],
-    "age": [70.0, 80.0, 65.0],
-    "sex": ["F", "M", "F"],
-    "procedure": ["VP", "KP", "VP"],
-    "followup_months": [24.0, 36.0, 12.0],
-})
+PATIENTS = pd.DataFrame(
+    {
+        "patient_id": ["A", "B", "C"],
+        "age": [70.0, 80.0, 65.0],
+        "sex": ["F", "M", "F"],
+        "procedure": ["VP", "KP", "VP"],
+        "followup_months": [24.0, 36.0, 12.0],
+    }
+)
 # A: treated T12, L1 fractured later (T12-L1 are neighbours) at 6 months and L4
 #    (remote) at 10 months. B: treated L2 + L3, fracture at T10 (remote). C: none.
 LEVELS = pd.DataFrame(
@@ -30,15 +32,24 @@ LEVELS = pd.DataFrame(
         ("B", "L4", False, -0.5, None, None, False, None),
         ("C", "L1", True, None, 10.0, False, False, None),
     ],
-    columns=["patient_id", "level", "treated", "tscore", "anterior_height_loss_pct",
-             "cement_leakage", "subsequent_fracture", "months_to_fracture"],
+    columns=[
+        "patient_id",
+        "level",
+        "treated",
+        "tscore",
+        "anterior_height_loss_pct",
+        "cement_leakage",
+        "subsequent_fracture",
+        "months_to_fracture",
+    ],
 )
 
 
 @pytest.fixture(scope="module")
 def data():
-    levels = LEVELS.astype({"tscore": float, "anterior_height_loss_pct": float,
-                            "months_to_fracture": float})
+    levels = LEVELS.astype(
+        {"tscore": float, "anterior_height_loss_pct": float, "months_to_fracture": float}
+    )
     levels["cement_leakage"] = levels["cement_leakage"].astype("boolean")
     return derive(PATIENTS, levels)
 
@@ -74,7 +85,10 @@ def test_adjacency_crosses_the_thoracolumbar_junction(data) -> None:
 def test_level_set_is_untreated_levels_with_a_tscore(data) -> None:
     ls = data.level_set
     assert list(zip(ls["patient_id"], ls["level"].astype(str), strict=True)) == [
-        ("A", "L1"), ("A", "L3"), ("A", "L4"), ("B", "L4"),
+        ("A", "L1"),
+        ("A", "L3"),
+        ("A", "L4"),
+        ("B", "L4"),
     ]
     assert ls["subsequent_fracture"].tolist() == [True, False, True, False]
     assert ls["age"].tolist() == [70.0, 70.0, 70.0, 80.0]

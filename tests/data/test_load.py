@@ -8,6 +8,10 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+
+from refracture.data.load import RawCohort, read_raw
+from refracture.data.validate import load_cohort, validate
+from refracture.errors import DataError, DataValidationError
 from tests.data.cohorts import (
     Tables,
     set_cell,
@@ -17,10 +21,6 @@ from tests.data.cohorts import (
     write_parquet,
     write_xlsx,
 )
-
-from refracture.data.load import RawCohort, read_raw
-from refracture.data.validate import load_cohort, validate
-from refracture.errors import DataError, DataValidationError
 
 
 @pytest.fixture

@@ -10,6 +10,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from refracture.data.load import RawCohort, Source
+from refracture.data.schema import LEVEL_CODES
+from refracture.data.validate import Cohort, Problem, ValidationReport, validate
 from tests.data.cohorts import (
     LEVEL_COLUMNS,
     Tables,
@@ -19,10 +23,6 @@ from tests.data.cohorts import (
     set_cell,
     valid_tables,
 )
-
-from refracture.data.load import RawCohort, Source
-from refracture.data.schema import LEVEL_CODES
-from refracture.data.validate import Cohort, Problem, ValidationReport, validate
 
 P, L = "patients.csv", "levels.csv"
 

@@ -1,0 +1,170 @@
+"""Command-line interface: ``refracture validate | simulate | build``.
+
+Known errors (:mod:`refracture.errors`) become one clear message on stderr and
+their exit code; no traceback reaches the user. Heavy libraries are imported
+inside the commands, so ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from refracture import __version__
+from refracture.errors import EXIT_INVALID, RefractureError
+
+EXIT_INTERNAL = 4
+
+app = typer.Typer(
+    name="refracture",
+    help=(
+        "Write the refracture paper from its data: validate the cohort, run the analyses "
+        "and build the manuscript.\n\nExit codes: 0 success, 1 invalid data or "
+        "configuration, 2 usage error, 3 render failure, 4 internal error."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"refracture {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """refracture command line."""
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Cohort: a folder with patients.csv + levels.csv (or .parquet), "
+        "or an .xlsx workbook with sheets 'patients' and 'levels'.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def validate(data: DataArg) -> None:
+    """Check a cohort against the data contract and list every problem at once.
+
+    Exits 0 when the data are valid (warnings may be listed) and 1 when not.
+    """
+    from refracture.data.load import read_raw
+    from refracture.data.validate import validate as run_validation
+
+    report = run_validation(read_raw(data))
+    typer.echo(report.render())
+    if not report.ok:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def simulate(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write patients.csv and levels.csv.")
+    ],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the example's).")] = None,
+    patients: Annotated[int, typer.Option(min=5, help="Number of patients.")] = 93,
+    calibrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Tune to the published abstract (default: on for 93 patients).",
+        ),
+    ] = None,
+) -> None:
+    """Write a synthetic cohort in the data-contract format (deterministic per seed)."""
+    from refracture.data.simulate import DEFAULT_SEED
+    from refracture.data.simulate import simulate as draw
+
+    try:
+        cohort = draw(
+            seed=DEFAULT_SEED if seed is None else seed, patients=patients, calibrate=calibrate
+        )
+    except RuntimeError as exc:  # calibration could not be reached for this seed
+        raise RefractureError(f"simulation failed: {exc}") from exc
+    paths = cohort.write(out)
+    n_levels = len(cohort.levels["level"])
+    typer.echo(
+        f"Wrote {patients} patients and {n_levels} level rows to "
+        f"{paths[0].parent} (patients.csv, levels.csv)."
+    )
+
+
+@app.command()
+def build(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Cohort to use (default: the built-in example cohort)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Build folder.")] = Path("_manuscript"),
+) -> None:
+    """Build everything from the data into the build folder.
+
+    Runs the stages that exist: validation, derived data, analyses, results.
+    """
+    from rich.console import Console
+
+    from refracture.pipeline import build as run_build
+
+    console = Console(stderr=True, highlight=False)
+    quiet = not console.is_terminal
+    with console.status("Starting…", spinner="dots") as status:
+
+        def progress(label: str) -> None:
+            if quiet:
+                console.print(f"• {label}")
+            else:
+                status.update(label)
+                console.log(label)
+
+        outcome = run_build(data, out, progress)
+    for w in outcome.warnings:
+        console.print(f"warning: {w}")
+    typer.echo(f"Built {len(outcome.files)} files in {outcome.out}:")
+    for f in outcome.files:
+        typer.echo(f"  {f}")
+
+
+def main() -> None:
+    """Entry point: run the app and turn known errors into a message and exit code.
+
+    Usage errors are handled by the command-line parser itself (exit 2).
+    """
+    try:
+        app()
+    except RefractureError as exc:
+        from refracture.errors import DataValidationError
+
+        if isinstance(exc, DataValidationError):
+            _err(exc.report.render())
+        _err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("REFRACTURE_DEBUG"):
+            raise
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in refracture; set REFRACTURE_DEBUG=1 to see the traceback."
+        )
+        sys.exit(EXIT_INTERNAL)

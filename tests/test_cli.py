@@ -1,0 +1,128 @@
+"""The command line as a user runs it: ``python -m refracture ...`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from refracture import __version__
+from refracture.data.example import example_path
+
+
+def _broken_cohort(tmp_path):
+    folder = tmp_path / "broken"
+    shutil.copytree(example_path(), folder)
+    pat = (folder / "patients.csv").read_text(encoding="utf-8").splitlines()
+    lev = (folder / "levels.csv").read_text(encoding="utf-8").splitlines()
+    # patients row 3: age 17 (below 18); row 5: sex "X"
+    cells = pat[2].split(",")
+    cells[1] = "17"
+    pat[2] = ",".join(cells)
+    cells = pat[4].split(",")
+    cells[2] = "X"
+    pat[4] = ",".join(cells)
+    # levels row 2 (P0001 T7, fractured): months_to_fracture blank -> required
+    cells = lev[1].split(",")
+    cells[8] = ""
+    lev[1] = ",".join(cells)
+    # an orphan level row
+    lev.append("P9999,L3,no,-2.0,,,,no,")
+    (folder / "patients.csv").write_text("\n".join(pat) + "\n", encoding="utf-8")
+    (folder / "levels.csv").write_text("\n".join(lev) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_version(cli) -> None:
+    r = cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"refracture {__version__}"
+
+
+@pytest.mark.parametrize("command", ["validate", "simulate", "build"])
+def test_help_of_every_command(cli, command: str) -> None:
+    r = cli(command, "--help")
+    assert r.returncode == 0
+    assert "Usage" in r.stdout
+
+
+def test_usage_error_exits_2(cli) -> None:
+    r = cli("build", "--no-such-option")
+    assert r.returncode == 2
+    assert "No such option" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_validate_accepts_the_example(cli) -> None:
+    r = cli("validate", str(example_path()))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 errors" in r.stdout
+
+
+def test_validate_lists_every_problem_and_exits_1(cli, tmp_path) -> None:
+    r = cli("validate", str(_broken_cohort(tmp_path)))
+    assert r.returncode == 1
+    out = r.stdout
+    assert "Traceback" not in out + r.stderr
+    assert "4 errors" in out
+    for needle in ("patients.csv", "levels.csv", "age", "17", "sex", "X",
+                   "months_to_fracture", "P9999"):
+        assert needle in out, needle
+    # rows as the user sees them in a spreadsheet (header = row 1)
+    lines = out.splitlines()
+    assert any("patients.csv" in ln and " 3 " in f" {ln} " and "age" in ln for ln in lines)
+
+
+def test_validate_missing_path_is_a_clean_error(cli, tmp_path) -> None:
+    r = cli("validate", str(tmp_path / "nowhere"))
+    assert r.returncode == 1
+    assert "nowhere" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_simulate_is_deterministic_and_valid(cli, tmp_path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("simulate", "--out", str(a), "--seed", "3", "--patients", "60").returncode == 0
+    assert cli("simulate", "--out", str(b), "--seed", "3", "--patients", "60").returncode == 0
+    for name in ("patients.csv", "levels.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert cli("validate", str(a)).returncode == 0
+
+
+def test_simulate_default_reproduces_the_example(cli, tmp_path) -> None:
+    r = cli("simulate", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    for name in ("patients.csv", "levels.csv"):
+        assert (tmp_path / name).read_bytes() == (example_path() / name).read_bytes()
+
+
+def test_build_example_writes_results(cli, tmp_path) -> None:
+    out = tmp_path / "build"
+    r = cli("build", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    cohort = {row["term"]: row for row in results["analyses"]["cohort"]["table"]}
+    assert cohort["patients"]["estimate"] == 93
+    assert cohort["refracture"]["estimate"] == 16
+
+
+def test_build_with_bad_data_keeps_the_previous_build(cli, tmp_path) -> None:
+    out = tmp_path / "build"
+    assert cli("build", "--out", str(out)).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    r = cli("build", "--data", str(_broken_cohort(tmp_path)), "--out", str(out))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "age" in r.stderr
+    after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "build"]
+
+
+def test_no_patient_identifier_in_results(cli, tmp_path) -> None:
+    out = tmp_path / "build"
+    assert cli("build", "--out", str(out)).returncode == 0
+    text = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file())
+    assert "P0001" not in text
+    assert "P00" not in text
