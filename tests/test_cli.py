@@ -66,8 +66,16 @@ def test_validate_lists_every_problem_and_exits_1(cli, tmp_path) -> None:
     out = r.stdout
     assert "Traceback" not in out + r.stderr
     assert "4 errors" in out
-    for needle in ("patients.csv", "levels.csv", "age", "17", "sex", "X",
-                   "months_to_fracture", "P9999"):
+    for needle in (
+        "patients.csv",
+        "levels.csv",
+        "age",
+        "17",
+        "sex",
+        "X",
+        "months_to_fracture",
+        "P9999",
+    ):
         assert needle in out, needle
     # rows as the user sees them in a spreadsheet (header = row 1)
     lines = out.splitlines()
