@@ -153,6 +153,12 @@ def _gee(
     return row, notes, (fit.dep_param, float(fit.params[0]))
 
 
+def _value_counts(x: np.ndarray) -> list[list[float]]:
+    """``[[value, count], …]`` of the distinct values (rounded to 6 decimals)."""
+    values, counts = np.unique(np.round(x, 6), return_counts=True)
+    return [[float(v), int(c)] for v, c in zip(values, counts, strict=True)]
+
+
 def level_tscore(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Result:
     """Mean level T-score of fractured vs nonfractured levels, and their difference.
 
@@ -195,5 +201,10 @@ def level_tscore(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTING
         "gee_working_correlation": rho,
         "gee_intercept": intercept,
         "alpha": alpha,
+        "value_counts": {
+            "fractured": _value_counts(t[fractured]),
+            "nonfractured": _value_counts(t[~fractured]),
+        },
+        "value_counts_note": "distinct T-scores with their number of levels, for plotting",
     }
     return Result("level_tscore", table, tuple(dict.fromkeys(notes)), meta)

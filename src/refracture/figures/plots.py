@@ -1,0 +1,331 @@
+"""Plot functions: each takes a :class:`~refracture.analysis.result.Result` and
+``ax=None`` and returns the Axes. They draw what the result holds and compute
+no statistic; labels are formatted with the report's :class:`Formatter` so
+they read exactly as the tables do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from refracture.figures.style import OKABE_ITO, figure
+from refracture.report.format import Formatter
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from refracture.analysis.result import Result
+
+__all__ = [
+    "predictive_values_plot",
+    "roc_plot",
+    "threshold_forest",
+]
+
+_FMT = Formatter()
+
+
+def _axes(ax: Axes | None, width: str, height_mm: float) -> Axes:
+    if ax is not None:
+        return ax
+    _fig, ax = figure(width, height_mm)
+    return ax
+
+
+def _finite(x: object) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def threshold_forest(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
+    """Odds ratio (95% CI) of "T ≤ cutoff" per cutoff on a log axis.
+
+    Marker area grows with precision (1/SE² of log OR); filled markers are
+    cutoffs with P < alpha, open ones are not; a dagger marks a Haldane–Anscombe
+    corrected table. Text columns in the right 40 % of the figure give the counts
+    (fractured levels ≤ cutoff / all fractured levels), the OR (95% CI) and P.
+    """
+    t = result.table
+    alpha = result.meta.get("alpha", 0.05)
+    n = len(t)
+    if ax is None:
+        fig, ax = figure("double", max(60.0, 5.0 * n + 16))
+        # leave the right part of the figure to the text columns
+        fig.get_layout_engine().set(rect=(0.0, 0.0, 0.61, 1.0))
+    y = np.arange(n)[::-1].astype(float)
+    est, lo, hi = (t[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+    ok = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (est > 0)
+    se = t["se_log_or"].to_numpy(float)
+    weight = np.where(np.isfinite(se) & (se > 0), 1 / np.square(se), np.nan)
+    wmax = np.nanmax(weight) if np.isfinite(weight).any() else 1.0
+    size = 8 + 40 * np.nan_to_num(weight / wmax)
+    sig = t["p"].to_numpy(float) < alpha
+    colour = OKABE_ITO["blue"]
+    ax.hlines(y[ok], lo[ok], hi[ok], color=colour, lw=0.8, zorder=2)
+    for filled in (True, False):
+        m = ok & (sig == filled)
+        ax.scatter(
+            est[m],
+            y[m],
+            s=size[m],
+            marker="s",
+            zorder=3,
+            linewidths=0.8,
+            facecolors=colour if filled else "white",
+            edgecolors=colour,
+            label=f"P < {fmt.num(alpha, 2)}" if filled else f"P ≥ {fmt.num(alpha, 2)}",
+        )
+    ax.axvline(1.0, color=OKABE_ITO["grey"], lw=0.6, ls="--", zorder=1)
+    ax.set_xscale("log")
+    _log_ticks(ax, lo[ok], hi[ok], fmt)
+    ax.set_yticks(y)
+    ax.set_yticklabels(
+        [
+            f"T ≤ {fmt.cutoff(c)}" + ("†" if corr else "")
+            for c, corr in zip(t["cutoff"], t["corrected"], strict=True)
+        ]
+    )
+    ax.set_ylim(-0.8, n - 0.2)
+    ax.set_xlabel("Odds ratio (95% CI)")
+    from matplotlib.transforms import blended_transform_factory
+
+    # text columns in the right part of the figure (x: figure fraction, y: data)
+    trans = blended_transform_factory(ax.figure.transFigure, ax.transData)
+    cols = [(0.625, "n/N"), (0.70, "OR (95% CI)"), (0.91, "P")]
+    for x, text in cols:
+        ax.text(
+            x,
+            n - 0.2,
+            text,
+            transform=trans,
+            ha="left",
+            va="bottom",
+            fontweight="bold",
+            clip_on=False,
+            in_layout=False,
+        )
+    for yi, (_, row) in zip(y, t.iterrows(), strict=True):
+        counts = f"{fmt.count(row['a'])}/{fmt.count(row['a'] + row['c'])}"
+        ortext = fmt.estimate_ci(row["estimate"], row["ci_low"], row["ci_high"], fmt.or_decimals)
+        ortext = ortext.replace(f" ({fmt.ci_label} ", " (")
+        for (x, _), text in zip(cols, (counts, ortext, fmt.p_value(row["p"])), strict=True):
+            ax.text(
+                x, yi, text, transform=trans, ha="left", va="center", clip_on=False, in_layout=False
+            )
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=2,
+        borderaxespad=0.2,
+        handletextpad=0.3,
+        columnspacing=1.0,
+    )
+    return ax
+
+
+def _log_ticks(ax: Axes, lo: np.ndarray, hi: np.ndarray, fmt: Formatter) -> None:
+    """Plain-number ticks (0.1, 0.5, 1, 2, 10 …) on a log axis spanning the CIs."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    left = min(float(np.min(lo)) if lo.size else 0.5, 0.5) / 1.3
+    right = max(float(np.max(hi)) if hi.size else 2.0, 2.0) * 1.3
+    ax.set_xlim(left, right)
+    candidates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+    ticks = [v for v in candidates if left <= v <= right]
+    if len(ticks) > 7:
+        ticks = [v for v in ticks if str(v).lstrip("0.").startswith("1") or v == 1]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _pos: fmt.num(v, 0 if v >= 1 else len(str(v)) - 2))
+    )
+
+
+def roc_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
+    """ROC curve of the T-score with AUC (95% CI) and the Youden point labelled."""
+    ax = _axes(ax, "single", 75.0)
+    fpr = np.asarray(result.meta.get("roc_fpr") or [], dtype=float)
+    tpr = np.asarray(result.meta.get("roc_tpr") or [], dtype=float)
+    ax.plot([0, 1], [0, 1], color=OKABE_ITO["grey"], lw=0.6, ls="--")
+    auc = result.row("auc")
+    if fpr.size:
+        label = "AUC " + fmt.estimate_ci(auc["estimate"], auc["ci_low"], auc["ci_high"], 2)
+        ax.step(fpr, tpr, where="post", color=OKABE_ITO["blue"], label=label)
+    y = result.row("youden_cutoff")
+    if _finite(y["estimate"]):
+        px, py = 1 - float(y["spec"]), float(y["sens"])
+        ax.plot([px], [py], "o", color=OKABE_ITO["vermillion"], ms=4, zorder=3)
+        ax.annotate(
+            f"T ≤ {fmt.cutoff(y['estimate'])}\nsensitivity {fmt.percent(100 * y['sens'], 0)}, "
+            f"specificity {fmt.percent(100 * y['spec'], 0)}",
+            (px, py),
+            xytext=(8, -18),
+            textcoords="offset points",
+            va="top",
+            ha="left",
+        )
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 − specificity")
+    ax.set_ylabel("Sensitivity")
+    if fpr.size:
+        ax.legend(loc="lower right")
+    return ax
+
+
+def predictive_values_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
+    """Sensitivity, specificity, PPV and NPV (with Wilson 95% CIs) against the cutoff."""
+    ax = _axes(ax, "single", 65.0)
+    t = result.table
+    x = t["cutoff"].to_numpy(float)
+    series = (
+        ("sens", "Sensitivity", "blue", "o"),
+        ("spec", "Specificity", "vermillion", "s"),
+        ("ppv", "PPV", "green", "^"),
+        ("npv", "NPV", "purple", "D"),
+    )
+    for key, label, colour, marker in series:
+        v = t[key].to_numpy(float)
+        lo, hi = t[f"{key}_low"].to_numpy(float), t[f"{key}_high"].to_numpy(float)
+        c = OKABE_ITO[colour]
+        ax.fill_between(x, lo, hi, color=c, alpha=0.15, lw=0)
+        ax.plot(x, v, marker=marker, ms=2.5, color=c, label=label)
+    first = result.meta.get("first_significant_cutoff")
+    if first is not None:
+        ax.axvline(first, color=OKABE_ITO["grey"], lw=0.6, ls="--")
+    ax.invert_xaxis()
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("T-score cutoff (T ≤ cutoff)")
+    ax.set_ylabel("Proportion")
+    ax.xaxis.set_major_formatter(_minus_formatter(fmt, 1))
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def _minus_formatter(fmt: Formatter, decimals: int):
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: fmt.num(v, decimals))
+
+
+def model_forest(
+    univariable: Result, multivariable: Result, ax: Axes | None = None, fmt: Formatter = _FMT
+) -> Axes:
+    """Univariable and multivariable ORs (95% CI) side by side per covariate.
+
+    One row per covariate of the univariable result; the multivariable OR is
+    drawn just below the univariable one where the covariate is in the model
+    (finalfit's ``or_plot`` layout). Filled markers: P < alpha.
+    """
+    u, m = univariable.table, multivariable.table
+    alpha = multivariable.meta.get("alpha", univariable.meta.get("alpha", 0.05))
+    terms = list(u["term"])
+    n = len(terms)
+    if ax is None:
+        _fig, ax = figure("double", max(55.0, 9.0 * n + 14))
+    y = np.arange(n)[::-1].astype(float)
+    pos = dict(zip(terms, y, strict=True))
+    series = (
+        (u, +0.15, OKABE_ITO["grey"], "o", "Univariable"),
+        (m, -0.15, OKABE_ITO["blue"], "s", "Multivariable"),
+    )
+    spans: list[np.ndarray] = []
+    for table, offset, colour, marker, label in series:
+        tt = table[table["term"].isin(pos)]
+        yy = np.array([pos[t] for t in tt["term"]]) + offset
+        est, lo, hi = (tt[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+        ok = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (est > 0) & (lo > 0)
+        sig = tt["p"].to_numpy(float) < alpha
+        ax.hlines(yy[ok], lo[ok], hi[ok], color=colour, lw=0.8)
+        ax.scatter(
+            est[ok & sig], yy[ok & sig], marker=marker, s=14, color=colour, zorder=3, label=label
+        )
+        ax.scatter(
+            est[ok & ~sig],
+            yy[ok & ~sig],
+            marker=marker,
+            s=14,
+            facecolors="white",
+            edgecolors=colour,
+            zorder=3,
+            linewidths=0.8,
+            label=None if (ok & sig).any() else label,
+        )
+        spans += [lo[ok], hi[ok]]
+    ax.axvline(1.0, color=OKABE_ITO["grey"], lw=0.6, ls="--", zorder=1)
+    ax.set_xscale("log")
+    allv = np.concatenate(spans) if spans else np.array([])
+    _log_ticks(ax, allv, allv, fmt)
+    labels = u.set_index("term")["label"] if "label" in u else None
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(labels[t]) if labels is not None else t for t in terms])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("Odds ratio (95% CI) for refracture")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, borderaxespad=0.2)
+    return ax
+
+
+def tscore_plot(
+    result: Result, cutoff: float | None = None, ax: Axes | None = None, fmt: Formatter = _FMT
+) -> Axes:
+    """Level T-scores of fractured and nonfractured levels: every level as a point
+    (stacked where values repeat), the mean with its 95% CI, and the cutoff as a line."""
+    ax = _axes(ax, "single", 70.0)
+    counts = result.meta.get("value_counts", {})
+    groups = (
+        ("nonfractured", "Nonfractured levels", OKABE_ITO["sky"]),
+        ("fractured", "Fractured levels", OKABE_ITO["vermillion"]),
+    )
+    for x0, (term, _label, colour) in enumerate(groups):
+        pairs = counts.get(term, [])
+        if pairs:
+            vals = np.array([p[0] for p in pairs], float)
+            reps = np.array([p[1] for p in pairs], int)
+            spread = 0.32 / max(1, reps.max())
+            xs = np.concatenate([x0 - 0.35 + spread * np.arange(k) for k in reps])
+            ys = np.repeat(vals, reps)
+            ax.scatter(xs, ys, s=4, color=colour, alpha=0.7, linewidths=0, zorder=2)
+        row = result.row(term)
+        if _finite(row["estimate"]):
+            ax.errorbar(
+                [x0 + 0.2],
+                [row["estimate"]],
+                yerr=[[row["estimate"] - row["ci_low"]], [row["ci_high"] - row["estimate"]]]
+                if _finite(row["ci_low"])
+                else None,
+                fmt="o",
+                color="black",
+                ms=3.5,
+                capsize=2.5,
+                lw=0.9,
+                zorder=3,
+            )
+            ax.annotate(
+                fmt.num(row["estimate"], 2),
+                (x0 + 0.28, float(row["estimate"])),
+                va="center",
+                ha="left",
+                fontsize=6.5,
+            )
+    if cutoff is not None and _finite(cutoff):
+        ax.axhline(float(cutoff), color=OKABE_ITO["grey"], lw=0.7, ls="--", zorder=1)
+        ax.annotate(
+            f"T = {fmt.cutoff(cutoff)}",
+            (1.02, float(cutoff)),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            ha="left",
+            fontsize=6.5,
+            annotation_clip=False,
+        )
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels([f"{g[1]}\n(n = {fmt.count(result.row(g[0])['n'])})" for g in groups])
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_ylabel("Level-specific T-score")
+    ax.yaxis.set_major_formatter(_minus_formatter(fmt, 0))
+    return ax
