@@ -201,9 +201,10 @@ def fit_gee(
 
 
 def tscore_at_or_below(tscore: pd.Series | np.ndarray, cutoff: float | Decimal) -> np.ndarray:
-    """``T ≤ cutoff`` decided in exact tenths: ``rint(10 T) ≤ rint(10 cutoff)``."""
-    t = np.asarray(tscore, dtype="float64")
-    return np.rint(t * 10.0) <= np.rint(float(cutoff) * 10.0)
+    """``T ≤ cutoff`` in exact decimals: the one rule shared with the survival groups."""
+    from refracture.analysis.survival import tscore_le
+
+    return tscore_le(tscore, cutoff)
 
 
 def _rows(
