@@ -35,6 +35,14 @@ def example_data(example_cohort: Cohort) -> DerivedData:
     return derive(example_cohort.patients, example_cohort.levels)
 
 
+@pytest.fixture(scope="session")
+def example_results(example_data: DerivedData):
+    """Every analysis of the example cohort (run once per test session)."""
+    from refracture.analysis.results import run_analyses
+
+    return run_analyses(example_data)
+
+
 def _run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:

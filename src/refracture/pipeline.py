@@ -7,7 +7,6 @@ every stage succeeded, so a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -15,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 __all__ = ["BuildOutcome", "build", "stage_names"]
 
@@ -25,6 +23,7 @@ _STAGES = (
     ("load", "Loading and validating the data"),
     ("derive", "Deriving patient- and level-level data"),
     ("analyse", "Running the analyses"),
+    ("figures", "Drawing the figures"),
     ("write", "Writing results"),
 )
 
@@ -60,11 +59,6 @@ def staged_output(out: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
-
-
 def build(data: Path | None, out: Path, progress: Progress | None = None) -> BuildOutcome:
     """Run every stage that exists and write the build folder ``out``."""
     from refracture import __version__
@@ -84,22 +78,19 @@ def build(data: Path | None, out: Path, progress: Progress | None = None) -> Bui
     derived = derive(cohort.patients, cohort.levels)
 
     say(labels["analyse"])
-    from refracture.analysis.cohort import cohort_summary
+    from refracture.analysis.results import run_analyses
 
-    results = [cohort_summary(derived)]
+    results = run_analyses(derived, progress=lambda label: say(f"{labels['analyse']}: {label}"))
+    results.meta["data"] = "built-in example cohort" if data is None else Path(source).name
+    results.meta["refracture_version"] = __version__
 
-    say(labels["write"])
     with staged_output(out) as tmp:
-        payload = {
-            "refracture_version": __version__,
-            "data": "built-in example cohort" if data is None else Path(source).name,
-            "analyses": {r.name: r.to_dict() for r in results},
-        }
-        _write_json(tmp / "results.json", payload)
-        tables = tmp / "tables"
-        tables.mkdir()
-        for r in results:
-            r.table.to_csv(tables / f"{r.name}.csv", index=False, lineterminator="\n")
+        say(labels["figures"])
+        from refracture.figures.build import draw_all
+
+        draw_all(results, tmp / "figures")
+        say(labels["write"])
+        results.write(tmp)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
     warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)
     return BuildOutcome(out=out, files=files, warnings=warnings)
