@@ -148,3 +148,31 @@ def test_plots_accept_an_existing_axes(results) -> None:
     with journal_style():
         assert plots.roc_plot(results["roc"], ax=axes[0]) is axes[0]
         assert plots.tscore_plot(results["level_tscore"], ax=axes[1]) is axes[1]
+
+
+def test_km_plot_at_risk_and_logrank(example_results) -> None:
+    s = example_results["survival"]
+    with journal_style():
+        ax = plots.km_plot(s)
+    risk = ax.figure.axes[1]
+    t = s.table
+    expected = []
+    for group in ("le", "gt"):
+        sub = t[(t["section"] == "km_group") & (t["group"] == group)]
+        expected += [F.count(v) for v in sub["at_risk"]]
+    assert [x.get_text() for x in risk.texts] == expected
+    p = t.loc[t["section"] == "logrank", "p"].iloc[0]
+    assert f"Log-rank {F.p_value(p, symbol=True)}" in _texts(ax)
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == [
+        "T-score ≤ −2.2",
+        "T-score > −2.2",
+    ]
+
+
+def test_build_draws_every_figure_in_three_formats(example_results, tmp_path) -> None:
+    from refracture.figures.build import FIGURES, draw_all
+
+    paths = draw_all(example_results, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(
+        f"{stem}.{fmt}" for stem in FIGURES for fmt in FORMATS
+    )

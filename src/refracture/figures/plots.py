@@ -329,3 +329,88 @@ def tscore_plot(
     ax.set_ylabel("Level-specific T-score")
     ax.yaxis.set_major_formatter(_minus_formatter(fmt, 0))
     return ax
+
+
+def km_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
+    """Kaplan–Meier refracture-free survival, overall and by T-score group.
+
+    Step curves with pointwise 95% CIs come from ``result.meta["curves"]``; tick
+    marks are censored patients; the numbers at risk under the axis are the
+    table's ``at_risk`` at the reporting times; the log-rank P is printed.
+    Returns the survival Axes; the at-risk table is a second Axes below it.
+    """
+    if ax is None:
+        _fig, (ax, risk) = figure(
+            "single", 95.0, nrows=2, sharex=True, gridspec_kw={"height_ratios": [5, 1.2]}
+        )
+    else:
+        risk = ax.inset_axes((0.0, -0.42, 1.0, 0.2), sharex=ax)
+    curves = result.meta.get("curves", {})
+    t = result.table
+    styles = {"overall": "black", "le": OKABE_ITO["vermillion"], "gt": OKABE_ITO["blue"]}
+    keys = ("le", "gt") if {"le", "gt"} <= set(curves) else ("overall",)
+    drawn = []
+    for key in keys:
+        curve = curves.get(key)
+        if not curve or not curve.get("time"):
+            continue
+        colour = styles[key]
+        x = np.asarray(curve["time"], float)
+        s = np.asarray(curve["survival"], float)
+        lo = np.asarray(curve["ci_low"], float)
+        hi = np.asarray(curve["ci_high"], float)
+        ax.step(x, s, where="post", color=colour, label=_km_label(curve["label"], fmt))
+        ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.12, lw=0)
+        cens = np.asarray(curve.get("censor_times") or [], float)
+        if cens.size:
+            idx = np.searchsorted(x, cens, side="right") - 1
+            ax.plot(cens, s[np.clip(idx, 0, s.size - 1)], "|", color=colour, ms=3, mew=0.6)
+        drawn.append(key)
+    times = [int(v) for v in sorted(t.loc[t["section"] == "km_overall", "time"].dropna())]
+    if times:
+        ax.set_xticks(times)
+        ax.set_xlim(min(times), max(times) * 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("Refracture-free survival")
+    lr = t.loc[t["section"] == "logrank"]
+    if len(lr) and len(drawn) == 2:
+        ax.text(
+            0.03,
+            0.05,
+            "Log-rank " + fmt.p_value(lr["p"].iloc[0], symbol=True),
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+        )
+    if drawn:
+        ax.legend(loc="lower right")
+    # numbers at risk
+    if drawn:
+        risk.set_ylim(-0.5 - len(drawn) + 1, 0.5)
+    for spine in ("left", "right", "top", "bottom"):
+        risk.spines[spine].set_visible(False)
+    risk.tick_params(axis="y", length=0, pad=10)
+    risk.tick_params(axis="x", length=0, labelbottom=False)
+    risk.set_yticks([-i for i in range(len(drawn))])
+    risk.set_yticklabels([_km_label(curves[k]["label"], fmt) for k in drawn])
+    for tick, key in zip(risk.get_yticklabels(), drawn, strict=True):
+        tick.set_color(styles[key])
+    risk.set_title("Number at risk", loc="left", fontsize=7, pad=2)
+    ax.tick_params(labelbottom=True)
+    ax.set_xlabel("Months after augmentation")
+    for i, key in enumerate(drawn):
+        section = "km_overall" if key == "overall" else "km_group"
+        sub = t.loc[t["section"] == section]
+        if key != "overall":
+            sub = sub.loc[sub["group"] == key]
+        at_risk = dict(zip(sub["time"], sub["at_risk"], strict=True))
+        for time in times:
+            risk.text(time, -i, fmt.count(at_risk.get(time)), ha="center", va="center")
+    return ax
+
+
+def _km_label(label: str, fmt: Formatter) -> str:
+    """A group label with a true minus before numbers ("T-score ≤ −2.2")."""
+    import re
+
+    return re.sub(r"-(?=\d)", fmt.minus, label)
