@@ -10,6 +10,7 @@ import pytest
 from refracture.analysis.models import multivariable_model, univariable_models
 from refracture.analysis.result import Result
 from refracture.analysis.roc import roc_analysis
+from refracture.analysis.survival import time_to_refracture
 from refracture.analysis.thresholds import threshold_table
 from refracture.analysis.tscore import level_tscore
 from refracture.data.derive import derive
@@ -81,6 +82,16 @@ def test_model_forest_shows_every_covariate(results) -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == list(u.table["label"])
 
 
+def test_model_forest_with_firth(results, example_results) -> None:
+    firth = example_results["firth"]
+    with journal_style():
+        ax = plots.model_forest(results["univariable"], results["multivariable"], firth=firth)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Univariable", "Multivariable", "Multivariable (Firth)"]
+    drawn = sorted(round(x, 9) for c in ax.collections[-2:] for x in c.get_offsets()[:, 0])
+    assert drawn == sorted(round(x, 9) for x in firth.table["estimate"])
+
+
 def test_tscore_plot_draws_every_level(results) -> None:
     r = results["level_tscore"]
     with journal_style():
@@ -136,6 +147,7 @@ def test_figures_survive_edge_cases(example_cohort, tmp_path) -> None:
             plots.predictive_values_plot(threshold_table(d)),
             plots.model_forest(univariable_models(d), multivariable_model(d)),
             plots.tscore_plot(level_tscore(d), cutoff=None),
+            plots.km_plot(time_to_refracture(d)),
         ):
             paths = save(ax.figure, tmp_path / "edge", ("png",))
             assert paths[0].stat().st_size > 0

@@ -30,8 +30,13 @@ def draw_all(results: Results, folder: Path) -> list[Path]:
     first = results["thresholds"].meta.get("first_significant_cutoff")
     makers = {
         "threshold_forest": lambda: plots.threshold_forest(results["thresholds"]),
+        # Firth estimates are drawn beside the ML ones when separation made them primary
         "model_forest": lambda: plots.model_forest(
-            results["univariable"], results["multivariable"]
+            results["univariable"],
+            results["multivariable"],
+            firth=results["firth"]
+            if results["multivariable"].meta.get("primary") == "firth"
+            else None,
         ),
         "roc": lambda: plots.roc_plot(results["roc"]),
         "kaplan_meier": lambda: plots.km_plot(results["survival"]),

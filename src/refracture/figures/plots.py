@@ -214,13 +214,18 @@ def _minus_formatter(fmt: Formatter, decimals: int):
 
 
 def model_forest(
-    univariable: Result, multivariable: Result, ax: Axes | None = None, fmt: Formatter = _FMT
+    univariable: Result,
+    multivariable: Result,
+    ax: Axes | None = None,
+    fmt: Formatter = _FMT,
+    firth: Result | None = None,
 ) -> Axes:
     """Univariable and multivariable ORs (95% CI) side by side per covariate.
 
     One row per covariate of the univariable result; the multivariable OR is
     drawn just below the univariable one where the covariate is in the model
-    (finalfit's ``or_plot`` layout). Filled markers: P < alpha.
+    (finalfit's ``or_plot`` layout). Filled markers: P < alpha. With ``firth``
+    the Firth-penalised multivariable ORs are drawn as a third series.
     """
     u, m = univariable.table, multivariable.table
     alpha = multivariable.meta.get("alpha", univariable.meta.get("alpha", 0.05))
@@ -230,10 +235,12 @@ def model_forest(
         _fig, ax = figure("double", max(55.0, 9.0 * n + 14))
     y = np.arange(n)[::-1].astype(float)
     pos = dict(zip(terms, y, strict=True))
-    series = (
-        (u, +0.15, OKABE_ITO["grey"], "o", "Univariable"),
-        (m, -0.15, OKABE_ITO["blue"], "s", "Multivariable"),
-    )
+    series = [
+        (u, +0.2, OKABE_ITO["grey"], "o", "Univariable"),
+        (m, 0.0 if firth is not None else -0.2, OKABE_ITO["blue"], "s", "Multivariable"),
+    ]
+    if firth is not None:
+        series.append((firth.table, -0.2, OKABE_ITO["vermillion"], "D", "Multivariable (Firth)"))
     spans: list[np.ndarray] = []
     for table, offset, colour, marker, label in series:
         tt = table[table["term"].isin(pos)]
@@ -266,7 +273,7 @@ def model_forest(
     ax.set_yticklabels([str(labels[t]) if labels is not None else t for t in terms])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("Odds ratio (95% CI) for refracture")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, borderaxespad=0.2)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(series), borderaxespad=0.2)
     return ax
 
 
