@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from refracture.analysis.result import Result
+from refracture.analysis.result import Result, tidy_row
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData
 
@@ -48,18 +48,7 @@ _EXTRA = (
 
 
 def _row(term: str, unit: str, **values: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "term": term,
-        "estimate": math.nan,
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "p": math.nan,
-        "n": 0,
-        "unit": unit,
-        "method": "",
-    }
-    row.update(values)
-    return row
+    return tidy_row(term, **{"unit": unit, "method": "", **values})
 
 
 def _share(term: str, unit: str, count: int, of: int, alpha: float) -> dict[str, Any]:

@@ -12,10 +12,24 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["TIDY_COLUMNS", "Result"]
+__all__ = ["TIDY_COLUMNS", "Result", "tidy_row"]
 
 TIDY_COLUMNS: tuple[str, ...] = ("term", "estimate", "ci_low", "ci_high", "p", "n")
 """Columns every result table starts with; analyses may add more after them."""
+
+
+def tidy_row(term: str, **values: Any) -> dict[str, Any]:
+    """A table row: the tidy columns not estimated (NaN, ``n`` 0), then ``values``."""
+    row: dict[str, Any] = {
+        "term": term,
+        "estimate": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "p": math.nan,
+        "n": 0,
+    }
+    row.update(values)
+    return row
 
 
 def _plain(value: Any) -> Any:

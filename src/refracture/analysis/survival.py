@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from refracture.analysis.result import Result
+from refracture.analysis.result import Result, tidy_row
 from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
 from refracture.data.derive import DerivedData
 
@@ -91,19 +91,7 @@ def tscore_le(t: pd.Series | np.ndarray, cutoff: Decimal | float | str) -> np.nd
 
 
 def _row(section: str, term: str, **values: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "term": term,
-        "estimate": math.nan,
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "p": math.nan,
-        "n": 0,
-        "section": section,
-        "group": "",
-        "label": "",
-    }
-    row.update(values)
-    return row
+    return tidy_row(term, **{"section": section, "group": "", "label": "", **values})
 
 
 def _plain_list(x: np.ndarray) -> list[float | None]:

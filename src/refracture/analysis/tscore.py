@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from refracture.analysis.gee import fit_gee
-from refracture.analysis.result import Result
+from refracture.analysis.result import Result, tidy_row
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData
 
@@ -31,21 +31,8 @@ DEFAULT_SETTINGS = AnalysisSettings()
 
 
 def _row(term: str, **values: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "term": term,
-        "estimate": np.nan,
-        "ci_low": np.nan,
-        "ci_high": np.nan,
-        "p": np.nan,
-        "n": 0,
-        "sd": np.nan,
-        "se": np.nan,
-        "df": np.nan,
-        "n_patients": 0,
-        "method": "",
-    }
-    row.update(values)
-    return row
+    defaults = {"sd": np.nan, "se": np.nan, "df": np.nan, "n_patients": 0, "method": ""}
+    return tidy_row(term, **{**defaults, **values})
 
 
 def _group(term: str, x: np.ndarray, patients: int, alpha: float) -> tuple[dict, list[str]]:
