@@ -296,15 +296,10 @@ def roc_analysis(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SETTIN
 
     alpha = settings.alpha
     z = float(norm.ppf(1 - alpha / 2))
-    ls = data.level_set
-    notes: list[str] = []
-    tscore = ls["tscore"].to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(tscore)
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} levels without a finite T-score were left out.")
-    tscore = tscore[keep]
-    y = ls["subsequent_fracture"].to_numpy(dtype=bool)[keep]
-    codes, _ = pd.factorize(ls["patient_id"].to_numpy()[keep])
+    from refracture.analysis.thresholds import level_arrays
+
+    tscore, y, patients, notes = level_arrays(data)
+    codes, _ = pd.factorize(patients)
     n = int(tscore.size)
     m_pos = int(y.sum())
     n_neg = n - m_pos

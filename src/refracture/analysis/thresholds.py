@@ -353,6 +353,19 @@ def _format_cutoff(c: Decimal, decimals: int) -> str:
 _DEFAULT_SETTINGS = AnalysisSettings()
 
 
+def level_arrays(data: DerivedData) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """T-scores, outcomes and patient ids of the level set's levels with a finite
+    T-score, and a note on any left out (shared by the threshold and ROC analyses)."""
+    ls = data.level_set
+    notes: list[str] = []
+    tscore = ls["tscore"].to_numpy(dtype="float64", na_value=np.nan)
+    keep = np.isfinite(tscore)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} levels without a finite T-score were left out.")
+    event = ls["subsequent_fracture"].to_numpy(dtype=bool)[keep]
+    return tscore[keep], event, ls["patient_id"].to_numpy()[keep], notes
+
+
 def threshold_table(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SETTINGS) -> Result:
     """One row per cutoff of ``settings.cutoffs``: 2×2 counts, OR, tests, predictive values.
 
@@ -364,15 +377,7 @@ def threshold_table(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SET
     """
     alpha = settings.alpha
     cutoffs = [_as_decimal(c) for c in settings.cutoffs]
-    ls = data.level_set
-    notes: list[str] = []
-    tscore = ls["tscore"].to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(tscore)
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} levels without a finite T-score were left out.")
-    tscore = tscore[keep]
-    event = ls["subsequent_fracture"].to_numpy(dtype=bool)[keep]
-    patients = ls["patient_id"].to_numpy()[keep]
+    tscore, event, patients, notes = level_arrays(data)
     n = int(tscore.size)
     n_events = int(event.sum())
     n_patients = int(pd.unique(patients).size) if n else 0
