@@ -27,7 +27,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from refracture.analysis.result import Result
+from refracture.analysis.result import Result, tidy_row
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData
 
@@ -216,22 +216,18 @@ def _rows(
     cutoff: float,
 ) -> list[dict]:
     return [
-        {
-            "term": t,
-            "estimate": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "p": np.nan,
-            "n": n,
-            "model": model,
-            "label": LABELS.get(t, t),
-            "coef": np.nan,
-            "se": np.nan,
-            "z": np.nan,
-            "n_clusters": n_clusters,
-            "events": events,
-            "cutoff": cutoff,
-        }
+        tidy_row(
+            t,
+            n=n,
+            model=model,
+            label=LABELS.get(t, t),
+            coef=np.nan,
+            se=np.nan,
+            z=np.nan,
+            n_clusters=n_clusters,
+            events=events,
+            cutoff=cutoff,
+        )
         for t in terms
     ]
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from refracture.analysis.result import Result
+from refracture.analysis.result import Result, tidy_row
 from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
 from refracture.data.derive import DerivedData
 
@@ -438,19 +438,15 @@ def _empty_rows(d: _Design | None, terms: Sequence[str], contrasts: dict) -> lis
     n = d.n_used if d is not None else 0
     ev = d.events if d is not None else 0
     return [
-        {
-            "term": t,
-            "estimate": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "p": np.nan,
-            "n": n,
-            "events": ev,
-            "label": _label(t),
-            "contrast": contrasts.get(t, (t, ""))[1],
-            "coef": np.nan,
-            "se": np.nan,
-        }
+        tidy_row(
+            t,
+            n=n,
+            events=ev,
+            label=_label(t),
+            contrast=contrasts.get(t, (t, ""))[1],
+            coef=np.nan,
+            se=np.nan,
+        )
         for t in terms
     ]
 
