@@ -1,0 +1,1 @@
+"""The manuscript templates and render assets, installed as ``refracture.templates``."""
