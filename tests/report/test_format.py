@@ -34,7 +34,8 @@ def test_num(x: float, decimals: int, expected: str) -> None:
         (0.0009, "< 0.001"),
         (0.001, "0.001"),
         (0.9996, "1.00"),
-        (0.0495, "0.050"),
+        (0.0495, "0.0495"),  # below alpha: never shown as 0.050
+        (0.0505, "0.051"),
         (0.12, "0.120"),
     ],
 )
@@ -66,5 +67,16 @@ def test_percent_and_counts() -> None:
 def test_journal_variant() -> None:
     other = Formatter(minus="-", p_decimals=2, thousands=" ", ci_label="CI")
     assert other.num(-1234.5, 1) == "-1 234.5"
-    assert other.p_value(0.047) == "0.05"
+    assert other.p_value(0.047) == "0.047"  # "0.05" would read as not significant
+    assert other.p_value(0.052) == "0.05"
     assert other.odds_ratio(2, 1, 3) == "2.00 (CI 1.00–3.00)"
+
+
+def test_p_below_alpha_never_prints_as_alpha() -> None:
+    # 0.0498 rounds to 0.050 at three decimals; below alpha it keeps a fourth digit
+    assert F.p_value(0.04984) == "0.0498"
+    assert F.p_value(0.04985) == "0.0499"  # half-up
+    assert F.p_value(0.0501) == "0.050"
+    assert F.p_value(0.047) == "0.047"
+    assert Formatter(alpha=0.01).p_value(0.00996) == "0.00996"
+    assert Formatter(alpha=0.01).p_value(0.0094) == "0.009"

@@ -44,6 +44,8 @@ class Formatter:
     ci_label: str = "95% CI"
     p_symbol: str = "P"
     missing: str = NOT_ESTIMABLE
+    alpha: float = 0.05
+    """Significance level: a P value below it never prints as equal to it (0.0498 → 0.0498)."""
 
     def num(self, x: object, decimals: int = 1, thousands: bool = True) -> str:
         """A number rounded half-up at ``decimals``, with a true minus and separators."""
@@ -82,6 +84,10 @@ class Formatter:
             return f"{self.p_symbol} {core}" if symbol else core
         decimals = self.p_decimals
         text = self.num(p, decimals)
+        while p < self.alpha and float(text) >= self.alpha and decimals < 6:
+            # 0.0498 must not read "0.050" beside the word "significant"
+            decimals += 1
+            text = self.num(p, decimals)
         if text == self.num(1, decimals):
             text = self.num(1, 2) if decimals > 2 else text
         return f"{self.p_symbol} = {text}" if symbol else text
@@ -99,6 +105,14 @@ class Formatter:
         if _is_missing(lo) or _is_missing(hi):
             return self.num(est, decimals)
         return f"{self.num(est, decimals)} ({self.ci_label} {self.ci(lo, hi, decimals)})"
+
+    def estimate_ci_flat(self, est: object, lo: object, hi: object, decimals: int) -> str:
+        """``2.41, 95% CI 1.12–5.18``: the form that sits inside parentheses."""
+        if _is_missing(est):
+            return self.missing
+        if _is_missing(lo) or _is_missing(hi):
+            return self.num(est, decimals)
+        return f"{self.num(est, decimals)}, {self.ci_label} {self.ci(lo, hi, decimals)}"
 
     def odds_ratio(self, est: object, lo: object, hi: object) -> str:
         return self.estimate_ci(est, lo, hi, self.or_decimals)
