@@ -1,0 +1,128 @@
+"""Jinja templates → Quarto Markdown (``.qmd``) for the manuscript and its supplement.
+
+The environment is strict: an undefined name is an error (``StrictUndefined``),
+and every printed value passes :func:`_finalize`, which escapes it for Markdown
+(so a category label such as ``<script>`` or ``{{ 7*7 }}`` prints literally in
+every format) and refuses anything that is not already a formatted string: a
+raw number, ``None`` or a bool reaching the text is a bug, not a "nan" or
+"None" in the paper.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+from refracture.report.assets import templates_dir
+
+__all__ = ["DOCUMENTS", "md_escape", "render_documents", "template_environment", "word_count"]
+
+DOCUMENTS: tuple[str, ...] = ("manuscript", "supplementary")
+
+# Characters that start Markdown, HTML, Quarto shortcode, citation, math or
+# table syntax; pandoc accepts a backslash before any ASCII punctuation.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|@$~^&])")
+
+
+def md_escape(text: str) -> str:
+    """``text`` as inert Markdown: it renders as exactly these characters."""
+    out = _MD_SPECIAL.sub(r"\\\1", text)
+    out = re.sub(r"^([-+*:](?=\s|$)|[>%])", r"\\\1", out)  # list, definition, quote, title
+    out = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", out)  # an ordered list
+    return out.replace("\n", " ")
+
+
+def _finalize(value: Any) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing value
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return md_escape(value)
+    raise TypeError(
+        f"a template printed a {type(value).__name__} ({value!r}); the context must hand "
+        "templates formatted strings only"
+    )
+
+
+def _yaml_string(value: str) -> Markup:
+    """A YAML double-quoted scalar holding inert Markdown (pandoc parses metadata as Markdown)."""
+    return Markup(json.dumps(md_escape(str(value)), ensure_ascii=False))
+
+
+def _raw(value: str) -> Markup:
+    """A fixed identifier (a label, a path) that the template knows is safe."""
+    if not re.fullmatch(r"@?[A-Za-z0-9_.\-/:]+", value):
+        raise ValueError(f"not a plain identifier: {value!r}")
+    return Markup(value)
+
+
+def template_environment():
+    """The one Jinja environment of the manuscript templates."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir())),
+        undefined=StrictUndefined,
+        autoescape=False,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+        # Quarto writes identifiers as {#fig-x}: Jinja comments are {## … ##} instead
+        comment_start_string="{##",
+        comment_end_string="##}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["pagebreak"] = Markup("{{< pagebreak >}}")
+    env.filters["yaml"] = _yaml_string
+    env.filters["plural"] = lambda noun, count: noun if count == "1" else noun + "s"
+    env.filters["upper_first"] = lambda s: s[:1].upper() + s[1:]
+    env.filters["raw"] = _raw
+    env.filters["join_and"] = lambda items: (
+        ", ".join(items[:-1]) + (" and " + items[-1] if len(items) > 1 else "".join(items))
+    )
+    return env
+
+
+_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u2212][\w\u2212.,\u2013%/'’-]*")
+
+
+def word_count(markdown: str) -> int:
+    """Words of rendered prose: headings, citations and Markdown syntax excluded."""
+    text = re.sub(r"\[(-?@[^\]]+)\]", " ", markdown)  # [@key; @key]
+    text = re.sub(r"@(fig|tbl)-[\w-]+", "Figure 1", text)  # a cross-reference reads as 2 words
+    text = re.sub(r"^#.*$", " ", text, flags=re.M)  # headings
+    text = re.sub(r"\{[^}]*\}", " ", text)  # attributes
+    text = re.sub(r"^:::.*$", " ", text, flags=re.M)
+    text = re.sub(r"\\(.)", r"\1", text)
+    return len(_WORD.findall(text))
+
+
+def _section(env, name: str, ctx: dict[str, Any]) -> Markup:
+    return Markup(env.get_template(f"partials/{name}.md.j2").render(ctx).strip() + "\n")
+
+
+MAIN_SECTIONS = ("introduction", "methods", "results", "discussion")
+
+
+def render_documents(ctx: dict[str, Any]) -> dict[str, str]:
+    """``{"manuscript": qmd, "supplementary": qmd}`` rendered from the context.
+
+    Sections are rendered first so that the title page can give the word counts
+    of the abstract and of the main text (introduction to discussion).
+    """
+    env = template_environment()
+    sections = {name: _section(env, name, ctx) for name in ("abstract", *MAIN_SECTIONS)}
+    counts = {
+        "abstract": str(word_count(sections["abstract"])),
+        "main": str(sum(word_count(sections[s]) for s in MAIN_SECTIONS)),
+    }
+    full = {**ctx, "sections": sections, "word_counts": counts}
+    for name in ("key_points", "tables", "figures"):
+        full["sections"][name] = _section(env, name, full)
+    return {doc: env.get_template(f"{doc}.qmd.j2").render(full) for doc in DOCUMENTS}

@@ -1,0 +1,90 @@
+"""Write the Quarto project of one build: ``_quarto.yml``, ``report/*.qmd``, tables.
+
+The build folder is itself a Quarto project: ``report/manuscript.qmd`` and
+``report/supplementary.qmd`` refer to ``../figures/NAME`` (without extension:
+each format picks its image type) and to ``assets/`` beside them. Display
+tables are written once more as CSV files and one Excel workbook, from the
+same :class:`~refracture.report.tables.Table` objects the text was made from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from refracture.report.assets import asset, assets_dir, templates_dir
+from refracture.report.tables import Table, write_csv, write_xlsx
+
+if TYPE_CHECKING:
+    from refracture.analysis.results import Results
+
+__all__ = ["ANALYSIS_PACKAGES", "software_versions", "write_sources"]
+
+ANALYSIS_PACKAGES: tuple[str, ...] = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "firthmodels",
+    "tableone",
+    "matplotlib",
+)
+
+
+def software_versions(renderer: str) -> dict[str, str]:
+    """Versions of Python, refracture and each analysis library, and the renderer."""
+    from refracture import __version__
+
+    out = {"python": ".".join(map(str, sys.version_info[:3])), "refracture": __version__}
+    for name in ANALYSIS_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["renderer"] = renderer
+    return out
+
+
+def _table_files(prefix: str, tables: dict[str, dict], folder: Path, sheet: str) -> dict:
+    sheets: dict[str, Table] = {}
+    for i, entry in enumerate(tables.values(), start=1):
+        write_csv(entry["table"], folder / f"{prefix}-table-{i}.csv")
+        sheets[f"{sheet}{i}"] = entry["table"]
+    return sheets
+
+
+def write_sources(
+    results: Results,
+    project: Path,
+    *,
+    style: str,
+    software: dict[str, str],
+) -> list[Path]:
+    """Render the templates into ``project`` and write the display tables."""
+    from refracture.report.context import build_context
+    from refracture.report.render import render_documents
+
+    ctx = build_context(results, style=style, software=software)
+    docs = render_documents(ctx)
+    report = project / "report"
+    (report / "assets").mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in docs.items():
+        path = report / f"{name}.qmd"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    shutil.copyfile(templates_dir() / "_quarto.yml", project / "_quarto.yml")
+    for src in sorted(assets_dir().iterdir()):
+        if src.is_file():
+            shutil.copyfile(src, report / "assets" / src.name)
+    tables = project / "tables"
+    tables.mkdir(exist_ok=True)
+    sheets = _table_files("manuscript", ctx["tables"], tables, "Table ")
+    sheets |= _table_files("supplementary", ctx["supplementary_tables"], tables, "Table S")
+    written.append(write_xlsx(sheets, project / "tables.xlsx"))
+    asset("references.bib")  # a missing asset fails here, before any render
+    return written

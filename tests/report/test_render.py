@@ -1,0 +1,153 @@
+"""Templates → .qmd: strict context, inert data text, golden snapshots of the example.
+
+The golden files are the repository's ``report/manuscript.qmd`` and
+``report/supplementary.qmd``: the example cohort's generated sources, readable
+in the repository. Regenerate them after an intended change with
+``REFRACTURE_UPDATE_GOLDEN=1 python -m pytest tests/report/test_render.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from refracture.report.context import Author, ManuscriptMeta, build_context
+from refracture.report.render import md_escape, render_documents, template_environment, word_count
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "report"
+# Versions are fixed here so the snapshot does not change with the installed libraries.
+SOFTWARE = {
+    k: "0.0"
+    for k in ["python", "refracture", "pandas", "numpy", "scipy", "statsmodels", "lifelines", "firthmodels", "tableone", "matplotlib"]
+} | {"renderer": "the embedded engine (pandoc 0.0, typst 0.0)"}
+
+HOSTILE = ["{{ 7*7 }}", "<script>alert(1)</script>", "#import", "@fig-x", "$x$", "| |", "*a*"]
+
+
+@pytest.fixture(scope="module")
+def documents(example_results) -> dict[str, str]:
+    return render_documents(build_context(example_results, software=SOFTWARE))
+
+
+@pytest.mark.parametrize("name", ["manuscript", "supplementary"])
+def test_golden_snapshot(documents: dict[str, str], name: str) -> None:
+    path = GOLDEN / f"{name}.qmd"
+    if os.environ.get("REFRACTURE_UPDATE_GOLDEN"):
+        path.write_text(documents[name], encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == documents[name], (
+        f"{path} is stale: regenerate with REFRACTURE_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_headline_numbers_reach_the_text(documents: dict[str, str], published) -> None:
+    text = documents["manuscript"]
+    # the published abstract's figures, formatted as the journal prints them
+    for snippet in [
+        "93 patients",
+        "58 vertebroplasty",
+        "35 kyphoplasty",
+        "16 patients (17.2%)",
+        "7 (43.8%)",
+        "76.8 (47–99) years",
+        "25.1 (12–96) months",
+        "20.5 (2–90) months",
+        "T ≤ −2.2 was the first significant cutoff (P = 0.047)",
+        "down to −2.6",
+        "(P = 0.017)",
+        "positive predictive value was low",
+        "negative predictive value high",
+    ]:
+        assert snippet in text, snippet
+    assert "nan" not in re.findall(r"\b[a-z]+\b", text.lower())
+    assert "None" not in text
+
+
+def test_every_cross_reference_has_a_target(documents: dict[str, str]) -> None:
+    for doc in documents.values():
+        labels = set(re.findall(r"\{#((?:fig|tbl)-[\w-]+)", doc))
+        refs = set(re.findall(r"@((?:fig|tbl)-[\w-]+)", doc))
+        assert refs, "no cross-reference at all"
+        assert refs <= labels, refs - labels
+
+
+def test_every_citation_is_in_the_bibliography(documents: dict[str, str]) -> None:
+    bib = (ROOT / "templates" / "assets" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"@\w+\{(\w+),", bib))
+    # a citation is @key not escaped (\@) and not a cross-reference (@fig-x, @tbl-x)
+    cited = set(re.findall(r"(?<!\\)@(\w+)(?![\w-])", documents["manuscript"]))
+    assert len(cited) > 10
+    assert cited <= keys, cited - keys
+
+
+def test_supplementary_numbers_match_the_names_the_manuscript_uses(
+    example_results, documents: dict[str, str]
+) -> None:
+    ctx = build_context(example_results, software=SOFTWARE)
+    order = re.findall(r"\{#tbl-s-([\w-]+)\}", documents["supplementary"])
+    for number, label in enumerate(order, start=1):
+        assert ctx["supplementary_tables"][label]["name"] == f"Supplementary Table {number}"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_data_text_is_escaped(example_results, hostile: str) -> None:
+    meta = ManuscriptMeta(
+        title=f"Title {hostile}",
+        authors=(Author(f"Name {hostile}", (f"Aff {hostile}",), corresponding=True),),
+        keywords=(hostile,),
+    )
+    docs = render_documents(build_context(example_results, meta, software=SOFTWARE))
+    assert "49" not in docs["manuscript"].split("---")[1]  # {{ 7*7 }} never evaluated
+    assert md_escape(hostile) in docs["manuscript"]
+    assert hostile not in docs["manuscript"].replace(md_escape(hostile), "")
+
+
+def test_md_escape_is_inert_for_markdown_syntax() -> None:
+    assert md_escape("{{< pagebreak >}}") == r"\{\{\< pagebreak \>\}\}"
+    assert md_escape("- item") == r"\- item"
+    assert md_escape("1. item") == r"1\. item"
+    assert md_escape("25.1 (12–96)") == "25.1 (12–96)"  # numbers stay readable
+    assert md_escape("a\nb") == "a b"
+
+
+def test_templates_refuse_raw_numbers_and_undefined_names() -> None:
+    env = template_environment()
+    with pytest.raises(TypeError, match="formatted strings only"):
+        env.from_string("{{ x }}").render(x=0.047)
+    with pytest.raises(TypeError):
+        env.from_string("{{ x }}").render(x=None)
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ missing }}").render()
+
+
+def test_word_count_counts_prose_not_markup() -> None:
+    assert word_count("# Heading\n\nOne two three [@key; @other].") == 3
+    assert word_count("See @tbl-x and **bold** words.") == 6  # "Table 1" counts as two
+    assert word_count("::: {.note}\nP = 0.047\n:::") == 2  # "P" and "0.047"
+
+
+def test_findings_reverse_with_the_results(example_results) -> None:
+    """No significant cutoff and no independent predictor: the prose says so."""
+    from refracture.analysis.result import Result
+    from refracture.analysis.results import Results
+
+    thr = example_results["thresholds"]
+    table = thr.table.assign(p=0.5, p_holm=1.0)
+    meta = {**thr.meta, "first_significant_cutoff": None}
+    multi = example_results["multivariable"]
+    analyses = {
+        **example_results.analyses,
+        "thresholds": Result(thr.name, table, thr.notes, meta),
+        "multivariable": dataclasses.replace(multi, table=multi.table.assign(p=0.6)),
+    }
+    changed = Results(analyses=analyses, meta={**example_results.meta})
+    text = render_documents(build_context(changed, software=SOFTWARE))["manuscript"]
+    assert "No cutoff was associated with a subsequent fracture" in text
+    assert "did not identify the vertebrae" in text
+    assert "No covariate was independently associated" in text
+    assert "first significant cutoff (P" not in text
