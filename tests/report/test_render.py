@@ -24,7 +24,18 @@ GOLDEN = ROOT / "report"
 # Versions are fixed here so the snapshot does not change with the installed libraries.
 SOFTWARE = {
     k: "0.0"
-    for k in ["python", "refracture", "pandas", "numpy", "scipy", "statsmodels", "lifelines", "firthmodels", "tableone", "matplotlib"]
+    for k in (
+        "python",
+        "refracture",
+        "pandas",
+        "numpy",
+        "scipy",
+        "statsmodels",
+        "lifelines",
+        "firthmodels",
+        "tableone",
+        "matplotlib",
+    )
 } | {"renderer": "the embedded engine (pandoc 0.0, typst 0.0)"}
 
 HOSTILE = ["{{ 7*7 }}", "<script>alert(1)</script>", "#import", "@fig-x", "$x$", "| |", "*a*"]
