@@ -400,3 +400,207 @@ def test_read_raw_does_not_import_pandera() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------
+# Identifier-like extra columns are dropped at load
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "name",
+        "Name",
+        "first_name",
+        "Last Name",
+        "surname",
+        "PatientName",
+        "patient_name",
+        "DOB",
+        "Date of Birth",
+        "birth_date",
+        "birthdate",
+        "MRN",
+        "Medical Record Number",
+        "record_number",
+        "hospital_number",
+        "NHS number",
+        "SSN",
+        "social_security",
+        "Address",
+        "street",
+        "ZIP",
+        "zip_code",
+        "Postcode",
+        "postal_code",
+        "phone",
+        "Telephone",
+        "mobile",
+        "email",
+        "E-mail",
+        "e_mail",
+    ],
+)
+def test_identifier_like_column_is_dropped(tmp_path: Path, tables: Tables, name: str) -> None:
+    secret = ["Zyx Alpha", "Zyx Beta", "Zyx Gamma"]
+    tables["patients"][name] = secret
+    folder = write_csv(tables, tmp_path / "c")
+    raw = read_raw(folder)
+    assert name not in raw.patients.columns
+    report = validate(raw)
+    assert report.ok
+    (warning,) = report.warnings
+    assert (warning.file, warning.row, warning.column, warning.value, warning.check) == (
+        "patients.csv",
+        None,
+        name,
+        None,
+        "identifier_column",
+    )
+    assert repr(name) in warning.rule
+    assert "dropped" in warning.rule
+    cohort = report.cohort
+    assert cohort is not None
+    for frame in (raw.patients, raw.levels, cohort.patients, cohort.levels):
+        cells = frame.astype(str).to_numpy().ravel().tolist()
+        assert not any("Zyx" in c for c in cells)
+    assert "Zyx" not in report.render()
+
+
+@pytest.mark.parametrize(
+    "name", ["surgeon", "notes", "hospital", "bmi_z", "level_count", "namespace", "zipper"]
+)
+def test_other_extra_columns_are_kept(tmp_path: Path, tables: Tables, name: str) -> None:
+    tables["levels"][name] = list("ABCDEFG")
+    cohort = load_cohort(write_csv(tables, tmp_path / "c"))
+    assert cohort.levels[name].tolist() == list("ABCDEFG")
+    assert [w.check for w in cohort.warnings] == ["extra_column"]
+
+
+def test_identifier_columns_dropped_from_every_source(tmp_path: Path, tables: Tables) -> None:
+    tables["levels"]["Phone"] = ["0123 456"] * 7
+    tables["patients"]["dob"] = ["1940-01-01", "1941-02-02", "1942-03-03"]
+    for raw in (
+        RawCohort.from_frames(tables["patients"], tables["levels"]),
+        read_raw(write_xlsx(tables, tmp_path / "c.xlsx")),
+        read_raw(write_parquet(tables, tmp_path / "p")),
+    ):
+        assert "dob" not in raw.patients.columns
+        assert "Phone" not in raw.levels.columns
+        assert [(n.table, n.column) for n in raw.notes] == [
+            ("patients", "dob"),
+            ("levels", "Phone"),
+        ]
+        warnings = validate(raw).warnings
+        assert [(w.file, w.column) for w in warnings] == [
+            (raw.label("patients"), "dob"),
+            (raw.label("levels"), "Phone"),
+        ]
+
+
+# ---------------------------------------------------------------------------
+# Hostile workbooks and binary files (read level; the CLI side is in
+# test_hostile_files.py)
+# ---------------------------------------------------------------------------
+
+
+def _set_cached_value(path: Path, cell: str, value: str) -> None:
+    """Give a formula cell written by openpyxl (no saved result) a cached value, as
+    Excel would have saved it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    xml = members[sheet].decode()
+    start = xml.index(f'<c r="{cell}"')
+    end = xml.index("</c>", start)
+    members[sheet] = (
+        xml[:start] + xml[start:end].replace("<v></v>", f"<v>{value}</v>") + xml[end:]
+    ).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_xlsx_formula_uses_the_saved_result(tmp_path: Path, tables: Tables) -> None:
+    path = write_xlsx(tables, tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["patients"]["B2"] = "=60+10"
+    wb.save(path)
+    with pytest.raises(DataError, match=r"c\.xlsx\[patients\]: cell B2 holds a formula whose"):
+        read_raw(path)
+    _set_cached_value(path, "B2", "70")
+    raw = read_raw(path)
+    assert raw.patients.loc[2, "age"] == "70"
+
+
+def test_xlsx_formulas_without_result_are_listed(tmp_path: Path, tables: Tables) -> None:
+    path = write_xlsx(tables, tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    for row in range(2, 9):
+        wb["levels"][f"D{row}"] = "=-1-1"
+    wb.save(path)
+    with pytest.raises(DataError, match=r"\[levels\]: 7 cells D2, D3, D4, D5, D6 and 2 more hold"):
+        read_raw(path)
+
+
+def test_xlsx_merged_cells(tmp_path: Path, tables: Tables) -> None:
+    path = write_xlsx(tables, tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["levels"].merge_cells("A3:A4")
+    wb.save(path)
+    with pytest.raises(DataError, match=r"\[levels\]: cells A3:A4 are merged; unmerge"):
+        read_raw(path)
+    wb["levels"].unmerge_cells("A3:A4")
+    wb["levels"].merge_cells("B1:C1")
+    wb.save(path)
+    with pytest.raises(DataError, match=r"header cells B1:C1 are merged.* in row 1"):
+        read_raw(path)
+
+
+def test_xlsx_title_rows_above_the_header(tmp_path: Path, tables: Tables) -> None:
+    path = write_xlsx(tables, tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["patients"]
+    ws.insert_rows(1, amount=2)
+    ws["A1"] = "Spine registry export"
+    ws.merge_cells("A1:H1")
+    ws["A2"] = "exported 2024-01-01"
+    ws["D5"] = "XP"  # third data row; the header is on row 3
+    wb.save(path)
+    raw = read_raw(path)
+    assert list(raw.patients.columns) == list(tables["patients"].columns)
+    (error,) = validate(raw).errors
+    assert (error.row, error.column, error.value) == (5, "procedure", "XP")
+
+
+def test_xlsx_corrupt_sheet(tmp_path: Path, tables: Tables) -> None:
+    import zipfile
+
+    path = write_xlsx(tables, tmp_path / "c.xlsx")
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    members["xl/worksheets/sheet2.xml"] = members["xl/worksheets/sheet2.xml"][:500]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(DataError, match=r"c\.xlsx\[levels\] could not be read"):
+        read_raw(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        pytest.param(bytes(range(256)) * 40, "holds binary data", id="binary"),
+        pytest.param(b"PK\x03\x04" + bytes(200), "zip archive", id="zip"),
+        pytest.param(b"PAR1" + bytes(200), "Parquet file", id="parquet"),
+        pytest.param(b"patient_id,level\n" + bytes(range(256)) * 4, "binary", id="after-header"),
+    ],
+)
+def test_binary_csv(tmp_path: Path, tables: Tables, content: bytes, match: str) -> None:
+    folder = write_csv(tables, tmp_path / "c")
+    (folder / "levels.csv").write_bytes(content)
+    with pytest.raises(DataError, match=rf"levels\.csv is not a CSV text file .*{match}"):
+        read_raw(folder)

@@ -9,9 +9,19 @@
 
 and returns a :class:`RawCohort` whose two tables hold the cells as text, exactly
 as written (blank = ``""``); nothing is converted or dropped except rows that are
-entirely blank. Typing and checking the cells is :mod:`refracture.data.validate`'s
-job. Anything that prevents reading raises :class:`~refracture.errors.DataError`
-with a message naming the file.
+entirely blank and extra columns that look like personal identifiers (names, dates
+of birth, record numbers, addresses, phone numbers, e-mail addresses; see
+:func:`is_identifier_column`): those are dropped right after reading, their values
+never leave this module, and a :class:`LoadNote` per dropped column becomes a
+warning of the validation report. Typing and checking the cells is
+:mod:`refracture.data.validate`'s job. Anything that prevents reading raises
+:class:`~refracture.errors.DataError` with a one-line message naming the file.
+
+In a workbook, formula cells are read as their last computed value; a formula
+whose result was never saved (e.g. written by a script, never opened in Excel) and
+merged cells in or below the header row are errors, since the values they hold
+cannot be known. Title rows above the header are skipped: the header is the first
+row (of the first 20 filled rows) that holds a column name of the contract.
 
 The index of each table is the row number as the user sees it in a spreadsheet
 (header = row 1, first data row = 2), named ``_row``.
@@ -24,10 +34,13 @@ import csv
 import datetime as _dt
 import decimal
 import io
+import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -35,7 +48,15 @@ import pandas as pd
 from refracture.data.schema import TABLES
 from refracture.errors import DataError
 
-__all__ = ["Format", "RawCohort", "Source", "read_raw", "to_text"]
+__all__ = [
+    "Format",
+    "LoadNote",
+    "RawCohort",
+    "Source",
+    "is_identifier_column",
+    "read_raw",
+    "to_text",
+]
 
 Format = Literal["csv", "xlsx", "parquet"]
 
@@ -76,6 +97,94 @@ class Source:
         )
 
 
+@dataclass(frozen=True)
+class LoadNote:
+    """Something the loader did to the data that the user must hear about (a
+    warning of the validation report), e.g. an identifier-like column dropped.
+    It names the file and the column, never a cell value."""
+
+    table: str
+    file: str
+    column: str | None
+    rule: str
+    check: str
+
+
+# ---------------------------------------------------------------------------
+# Identifier-like extra columns
+# ---------------------------------------------------------------------------
+
+#: Normalised column names (lower case, runs of other characters -> "_") of
+#: columns that hold personal identifiers. ``_?`` lets "FirstName", "first name"
+#: and "first_name" all match.
+_NUM = r"(?:_?(?:number|num|nr|no|nbr|id))?"
+_IDENTIFIER_COLUMN_PATTERNS: dict[str, str] = {
+    "a name": r"(?:(?:patient|pt|first|last|given|family|full|middle|maiden|sur|fore|christian)_?)?"
+    r"names?|initials",
+    "a date of birth": r"dob|d_o_b|date_?of_?birth|birth_?(?:date|day)|born(?:_?on)?",
+    "a record number": r"mrn|medical_?record"
+    + _NUM
+    + r"|(?:patient_?)?record_?(?:number|num|nr|no)"
+    r"|hospital_?(?:number|num|nr|no)|nhs" + _NUM + r"|chi_?(?:number|num|nr|no)",
+    "a social security number": r"ssn|social_?security" + _NUM + r"|national_?insurance" + _NUM,
+    "an address": r"(?:home_?|street_?|postal_?|mailing_?|patient_?)?address(?:_?line)?(?:_?\d+)?"
+    r"|street(?:_?name)?|zip(?:_?code)?|post_?code|postal_?code",
+    "a phone number": r"(?:tele)?phone"
+    + _NUM
+    + r"|tel|telephone|(?:mobile|cell)(?:_?phone)?"
+    + _NUM
+    + r"|fax"
+    + _NUM,
+    "an e-mail address": r"e_?mail(?:_?address)?",
+}
+_IDENTIFIER_COLUMN_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (what, re.compile(rx)) for what, rx in _IDENTIFIER_COLUMN_PATTERNS.items()
+)
+_CONTRACT_NAMES: frozenset[str] = frozenset(n for t in TABLES for n in t.names)
+
+
+def _normalise_column_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def is_identifier_column(name: str) -> str | None:
+    """What a column named ``name`` looks like it holds (e.g. ``"a date of birth"``)
+    if it looks like a personal identifier, else ``None``. Contract columns (such as
+    ``patient_id``, the pseudonymous study id) never match."""
+    if name in _CONTRACT_NAMES:
+        return None
+    norm = _normalise_column_name(str(name))
+    for what, rx in _IDENTIFIER_COLUMN_RES:
+        if rx.fullmatch(norm):
+            return what
+    return None
+
+
+def _drop_identifier_columns(
+    frame: pd.DataFrame, table: str, label: str
+) -> tuple[pd.DataFrame, list[LoadNote]]:
+    notes, drop = [], []
+    for col in map(str, frame.columns):
+        what = is_identifier_column(col)
+        if what is not None:
+            drop.append(col)
+            notes.append(
+                LoadNote(
+                    table=table,
+                    file=label,
+                    column=col,
+                    rule=(
+                        f"column {col!r} looks like it holds {what} (a personal identifier); "
+                        "dropped at load, so its values never reach the results"
+                    ),
+                    check="identifier_column",
+                )
+            )
+    if drop:
+        frame = frame.drop(columns=drop)
+    return frame, notes
+
+
 @dataclass(frozen=True, eq=False)
 class RawCohort:
     """The two tables as read, every cell as text.
@@ -83,19 +192,27 @@ class RawCohort:
     ``patients`` and ``levels`` are DataFrames of strings (blank = ``""``) whose
     index is the spreadsheet row number (header = 1). A frame passed with a default
     ``RangeIndex`` starting at 0 is taken as positional and renumbered 2, 3, …
+
+    Extra columns that look like personal identifiers (:func:`is_identifier_column`)
+    are dropped on construction, whatever the source; ``notes`` says which.
     """
 
     patients: pd.DataFrame
     levels: pd.DataFrame
     source: Source
+    notes: tuple[LoadNote, ...] = ()
 
     def __post_init__(self) -> None:
+        notes = list(self.notes)
         for name in _TABLE_NAMES:
             frame = getattr(self, name)
             idx = frame.index
             if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
                 frame = frame.set_axis(pd.RangeIndex(2, len(frame) + 2, name="_row"), axis=0)
-                object.__setattr__(self, name, frame)
+            frame, dropped = _drop_identifier_columns(frame, name, self.source.label(name))
+            notes += dropped
+            object.__setattr__(self, name, frame)
+        object.__setattr__(self, "notes", tuple(notes))
 
     @classmethod
     def from_frames(
@@ -248,6 +365,9 @@ def _csv_header(path: Path, label: str) -> list[str]:
         head = fh.read(_HEAD_BYTES)
     if not head.strip():
         raise DataError(f"{label} is empty")
+    binary = _binary_message(head, label)
+    if binary is not None:
+        raise DataError(binary)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
         raise DataError(_encoding_message(path, label))
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
@@ -271,7 +391,46 @@ def _csv_header(path: Path, label: str) -> list[str]:
     return [n if n != "" else f"{_UNNAMED}{i}" for i, n in enumerate(names)]
 
 
+#: File signatures of formats people save under a .csv name by mistake.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive, e.g. an Excel .xlsx workbook renamed to .csv"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook renamed to .csv"),
+    (b"PAR1", "a Parquet file renamed to .csv"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _binary_message(head: bytes, label: str) -> str | None:
+    """A message if ``head`` (the start of a file) is not text at all, else None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"{label} is not a CSV text file (it looks like {what}); export it as CSV UTF-8"
+    sample = head[:4096]
+    if not sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    # UTF-16 without BOM: ASCII text has a NUL in every other byte
+    if max(even.count(0), odd.count(0)) > 0.4 * len(odd or even) and min(
+        even.count(0), odd.count(0)
+    ) < 0.05 * len(odd or even):
+        return None
+    control = sum(1 for b in sample if b < 0x20 and b not in b"\t\n\r\x0c\x1a")
+    if b"\x00" in sample or control > 0.01 * len(sample):
+        return (
+            f"{label} is not a CSV text file (it holds binary data); "
+            "export the table as CSV UTF-8 (Comma delimited)"
+        )
+    return None
+
+
 def _encoding_message(path: Path, label: str) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    binary = _binary_message(head, label)
+    if binary is not None:
+        return binary
     data = path.read_bytes()
     guess, where = "latin-1/Windows-1252", ""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
@@ -334,6 +493,7 @@ def _read_xlsx(path: Path, given: Path) -> RawCohort:
         raise DataError(
             f"{path.name} could not be read as an Excel .xlsx workbook: {_short(exc)}"
         ) from None
+    oddities = _sheet_oddities(path)
     try:
         frames = {}
         for name in _TABLE_NAMES:
@@ -346,7 +506,7 @@ def _read_xlsx(path: Path, given: Path) -> RawCohort:
                     else f"; sheets found: {', '.join(wb.sheetnames)}"
                 )
                 raise DataError(f"{path.name}: sheet {name!r} is missing{hint}")
-            frames[name] = _read_sheet(wb[name], label)
+            frames[name] = _read_sheet(wb[name], label, name, oddities.get(name))
     finally:
         wb.close()
     source = Source(
@@ -360,16 +520,154 @@ def _read_xlsx(path: Path, given: Path) -> RawCohort:
     return RawCohort(frames["patients"], frames["levels"], source)
 
 
-def _read_sheet(ws: Any, label: str) -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
-    header_at = next(
-        (i for i, r in enumerate(rows) if any(_cell_text(v) != "" for v in r)),
-        None,
-    )
+_HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class _SheetOddities:
+    """What openpyxl's read-only value reader does not tell: formula cells without a
+    saved result and merged cell ranges (as ``(ref, first_row, last_row)``)."""
+
+    unsaved_formulas: tuple[str, ...] = ()
+    merged: tuple[tuple[str, int, int], ...] = ()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+_ODD_RE = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s/>]")
+
+
+def _sheet_oddities(path: Path) -> dict[str, _SheetOddities]:
+    """Formula cells without a cached value and merged ranges, per contract sheet.
+
+    Read from the sheet XML directly (openpyxl's read-only mode exposes neither).
+    Anything unexpected in the package structure just skips these checks: openpyxl
+    has already read the workbook, so it is a valid one.
+    """
+    out: dict[str, _SheetOddities] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            book = ET.fromstring(zf.read("xl/workbook.xml"))
+            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            targets = {
+                r.get("Id"): r.get("Target", "") for r in rels if _local(r.tag) == "Relationship"
+            }
+            for sheet in book.iter():
+                if _local(sheet.tag) != "sheet" or sheet.get("name") not in _TABLE_NAMES:
+                    continue
+                rid = next((v for k, v in sheet.attrib.items() if _local(k) == "id"), None)
+                target = targets.get(rid, "")
+                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                if member not in names:
+                    continue
+                if not _ODD_RE.search(zf.read(member)):
+                    continue
+                with zf.open(member) as fh:
+                    out[str(sheet.get("name"))] = _scan_sheet_xml(fh)
+    except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):  # pragma: no cover
+        return out
+    return out
+
+
+def _scan_sheet_xml(fh: Any) -> _SheetOddities:
+    from openpyxl.utils.cell import range_boundaries
+
+    formulas: list[str] = []
+    merged: list[tuple[str, int, int]] = []
+    for _, el in ET.iterparse(fh, events=("end",)):
+        tag = _local(el.tag)
+        if tag == "c":
+            f = v = None
+            for child in el:
+                ctag = _local(child.tag)
+                if ctag == "f":
+                    f = child
+                elif ctag == "v":
+                    v = child
+            if f is not None:
+                kind = el.get("t", "n")
+                value = None if v is None else v.text
+                if value is None and (v is None or kind not in ("str", "inlineStr")):
+                    formulas.append(el.get("r", "?"))
+        elif tag == "row":
+            el.clear()
+        elif tag == "mergeCell":
+            ref = el.get("ref", "")
+            try:
+                _, lo, _, hi = range_boundaries(ref)
+            except (TypeError, ValueError):
+                continue
+            if lo is not None and hi is not None:
+                merged.append((ref, lo, hi))
+    return _SheetOddities(tuple(formulas), tuple(merged))
+
+
+def _listed(items: list[str] | tuple[str, ...], n: int = 5) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _check_oddities(odd: _SheetOddities | None, header_row: int, label: str) -> None:
+    """Raise for formulas without a result and merged cells at or below the header
+    (``header_row`` as the spreadsheet numbers it); merged title rows above it are fine."""
+    if odd is None:
+        return
+    if odd.unsaved_formulas:
+        n = len(odd.unsaved_formulas)
+        raise DataError(
+            f"{label}: {'cell' if n == 1 else f'{n} cells'} "
+            f"{_listed(odd.unsaved_formulas)} hold{'s' if n == 1 else ''} a formula whose "
+            "result was never saved; open the workbook in Excel (or LibreOffice) and save it, "
+            "or replace the formulas by their values"
+        )
+    head = [ref for ref, lo, hi in odd.merged if lo <= header_row <= hi]
+    body = [ref for ref, lo, hi in odd.merged if lo > header_row]
+    if head:
+        raise DataError(
+            f"{label}: header cells {_listed(head)} are merged; unmerge them so that every "
+            f"column has its own name in row {header_row}"
+        )
+    if body:
+        raise DataError(
+            f"{label}: cells {_listed(body)} are merged; unmerge them and fill in every cell "
+            "(a merged range holds its value in its first cell only)"
+        )
+
+
+def _find_header(rows: list[tuple[Any, ...]], table: str) -> int | None:
+    """Index of the header row: the first filled row that holds a contract column
+    name of ``table`` (within the first filled rows), else the first filled row."""
+    names = frozenset(next(t.names for t in TABLES if t.name == table))
+    first = None
+    seen = 0
+    for i, r in enumerate(rows):
+        texts = [_cell_text(v).strip() for v in r]
+        if not any(texts):
+            continue
+        if first is None:
+            first = i
+        if names.intersection(texts):
+            return i
+        seen += 1
+        if seen >= _HEADER_SEARCH_ROWS:
+            break
+    return first
+
+
+def _read_sheet(ws: Any, label: str, table: str, odd: _SheetOddities | None = None) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
+    except Exception as exc:  # a corrupt sheet part: openpyxl raises many types
+        raise DataError(f"{label} could not be read: {_short(exc)}") from None
+    header_at = _find_header(rows, table)
     if header_at is None:
         raise DataError(f"{label} is empty")
+    _check_oddities(odd, header_at + 1, label)
     header = [_cell_text(v).strip() for v in rows[header_at]]
     body = rows[header_at + 1 :]
     width = max([len(header), *(len(r) for r in body)])

@@ -194,6 +194,8 @@ def validate(raw: RawCohort) -> ValidationReport:
         spec.name: _TableState(spec, raw.table(spec.name), raw.label(spec.name), i)
         for i, spec in enumerate(S.TABLES)
     }
+    for note in raw.notes:  # e.g. identifier-like columns dropped by the loader
+        out.table(tables[note.table], note.column, note.check, note.rule, "warning")
     for t in tables.values():
         _check_columns(t, out)
         _parse(t, out)
