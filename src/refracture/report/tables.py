@@ -53,8 +53,20 @@ class Table:
 
     @property
     def rule(self) -> tuple[str, ...]:
-        """The pipe-table alignment row cells (``:---`` or ``---:``)."""
-        return tuple(":---" if a == "l" else "---:" for a in self.align)
+        """The pipe-table alignment row: ``:---`` (left) or ``---:`` (right) per column.
+
+        The number of dashes is the column's longest cell: in a pipe table wider
+        than a line, pandoc (and Quarto) size the columns in proportion to them,
+        so a long label column gets the room it needs.
+        """
+        widths = [
+            max(max(len(w) for w in head.split() or [""]), *(len(r[i]) for r in self.rows))
+            for i, head in enumerate(self.header)
+        ]
+        return tuple(
+            (":" + "-" * max(3, w)) if a == "l" else ("-" * max(3, w) + ":")
+            for a, w in zip(self.align, widths, strict=True)
+        )
 
 
 def _finite(x: Any) -> bool:
@@ -201,7 +213,7 @@ def _cutoff_rows(results: Results, f: Formatter, full: bool) -> list[tuple[str, 
         other = f"{f.count(r['c'])}/{f.count(r['c'] + r['d'])}"
         mark = "\u2020" if bool(r["corrected"]) else ""
         cells = [
-            f"T \u2264 {f.cutoff(r['cutoff'])}",
+            f"T\u00a0\u2264\u00a0{f.cutoff(r['cutoff'])}",  # never broken across lines
             frac,
             other,
             _or_ci(f, r) + mark,
