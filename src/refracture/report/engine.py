@@ -1,0 +1,133 @@
+"""Choose the renderer and render every document of a build in every format.
+
+``quarto`` runs the Quarto CLI (:mod:`refracture.report.quarto`); ``embedded``
+runs pandoc and typst from PyPI (:mod:`refracture.report.embedded`) on the same
+``.qmd`` files; ``auto`` takes Quarto when it is installed and new enough, and
+otherwise the embedded engine, and says which and why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from refracture.errors import ConfigError, RenderError
+
+__all__ = ["ENGINES", "FORMATS", "STYLES", "Engine", "choose_engine", "render_all"]
+
+ENGINES: tuple[str, ...] = ("auto", "quarto", "embedded")
+FORMATS: dict[str, str] = {"html": ".html", "pdf": ".pdf", "docx": ".docx"}
+STYLES: tuple[str, ...] = ("submission", "article")
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str  # "quarto" or "embedded"
+    description: str  # for the progress display and the methods section
+    reason: str  # why this engine was chosen
+    render: Callable[[Path, str, str, str], Path]  # (project, document, fmt, style) → file
+    # (project, documents, formats, style) → {(document, fmt): file}, where the engine batches
+    render_many: Callable[..., dict[tuple[str, str], Path]] | None = None
+
+
+def source_date_epoch(default: int) -> int:
+    """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else ``default``."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"SOURCE_DATE_EPOCH must be whole seconds, not {raw!r}") from exc
+
+
+def _embedded(reason: str, epoch: int) -> Engine:
+    from refracture.report import embedded
+
+    versions = embedded.version_info()
+    description = f"the embedded engine (pandoc {versions['pandoc']}, typst {versions['typst']})"
+
+    def render(project: Path, document: str, fmt: str, style: str) -> Path:
+        return embedded.render(project, document, fmt, style=style, source_date_epoch=epoch)
+
+    def render_many(project: Path, documents, formats, style: str):
+        return embedded.render_all(
+            project, documents, formats, style=style, source_date_epoch=epoch
+        )
+
+    return Engine("embedded", description, reason, render, render_many)
+
+
+def _quarto(binary, reason: str, epoch: int) -> Engine:
+    from refracture.report import quarto
+
+    def render(project: Path, document: str, fmt: str, style: str) -> Path:
+        return quarto.render(
+            binary,
+            project,
+            document,
+            "typst" if fmt == "pdf" else fmt,
+            metadata={"refracture-style": style},
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
+        )
+
+    return Engine("quarto", quarto.describe(binary), reason, render)
+
+
+def choose_engine(kind: str, epoch: int) -> Engine:
+    """The engine for ``--engine kind``; ``auto`` falls back to embedded with a reason."""
+    if kind not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not {kind!r}")
+    if kind == "embedded":
+        return _embedded("chosen with --engine embedded", epoch)
+    from refracture.report import quarto
+
+    try:
+        binary = quarto.locate()
+    except RenderError as exc:
+        if kind == "quarto":
+            raise
+        return _embedded(f"Quarto is not usable ({exc}); using the embedded engine", epoch)
+    reason = "chosen with --engine quarto" if kind == "quarto" else "Quarto found"
+    return _quarto(binary, reason, epoch)
+
+
+def render_all(
+    engine: Engine,
+    project: Path,
+    documents: Iterable[str],
+    formats: Iterable[str],
+    style: str,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Render ``report/DOC.qmd`` of each document in each format to ``project/DOC.ext``.
+
+    The embedded engine reads each document once and runs the writers in
+    parallel; Quarto is called once per document and format.
+    """
+    say = progress or (lambda _label: None)
+    documents, formats = list(documents), list(formats)
+    if engine.render_many is not None:
+        say(f"{', '.join(documents)} → {', '.join(f.upper() for f in formats)}")
+        made = engine.render_many(project, [f"report/{d}.qmd" for d in documents], formats, style)
+    else:
+        made = {}
+        for doc in documents:
+            for fmt in formats:
+                say(f"{doc} → {fmt.upper()}")
+                made[(f"report/{doc}.qmd", fmt)] = engine.render(
+                    project, f"report/{doc}.qmd", fmt, style
+                )
+    out = []
+    for doc in documents:
+        for fmt in formats:
+            path = made[(f"report/{doc}.qmd", fmt)]
+            if not path.is_file():
+                raise RenderError(f"{engine.name} reported {path} but did not write it")
+            target = project / f"{doc}{FORMATS[fmt]}"
+            shutil.move(path, target)
+            out.append(target)
+    return out
