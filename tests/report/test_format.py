@@ -80,3 +80,11 @@ def test_p_below_alpha_never_prints_as_alpha() -> None:
     assert F.p_value(0.047) == "0.047"
     assert Formatter(alpha=0.01).p_value(0.00996) == "0.00996"
     assert Formatter(alpha=0.01).p_value(0.0094) == "0.009"
+
+
+def test_unbounded_numbers_print_as_not_estimable() -> None:
+    # a penalised profile-likelihood bound under separation can be 2.3e33
+    assert F.num(2.3e33, 2) == "n.e."
+    assert F.odds_ratio(5.0, 0.5, 2.3e33) == "5.00"
+    assert F.num(999_999_999_999.0, 0) == "999,999,999,999"
+    assert Formatter(display_limit=1e6).num(2e6, 1) == "n.e."

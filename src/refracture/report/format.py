@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 __all__ = ["MINUS", "NOT_ESTIMABLE", "Formatter"]
 
 MINUS = "\u2212"
 NOT_ESTIMABLE = "n.e."
 """Shown where a value could not be estimated (never "nan" or "inf")."""
+
+
+_EXACT = Context(prec=64)
+"""Enough digits to round any float below the display limit exactly."""
 
 
 def _is_missing(x: object) -> bool:
@@ -44,14 +48,24 @@ class Formatter:
     ci_label: str = "95% CI"
     p_symbol: str = "P"
     missing: str = NOT_ESTIMABLE
+    display_limit: float = 1e12
+    """A number this large or larger prints as missing: no clinical estimate is, so it
+    is the numerically unbounded end of an interval (e.g. a penalised profile
+    likelihood under separation), and its digits would mean nothing."""
     alpha: float = 0.05
     """Significance level: a P value below it never prints as equal to it (0.0498 → 0.0498)."""
 
+    def absent(self, x: object) -> bool:
+        """Not a number, infinite, or beyond :attr:`display_limit`: printed as missing."""
+        return _is_missing(x) or abs(float(x)) >= self.display_limit  # type: ignore[arg-type]
+
     def num(self, x: object, decimals: int = 1, thousands: bool = True) -> str:
         """A number rounded half-up at ``decimals``, with a true minus and separators."""
-        if _is_missing(x):
+        if self.absent(x):
             return self.missing
-        d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+        d = Decimal(repr(float(x))).quantize(
+            Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=_EXACT
+        )
         if d == 0:
             d = abs(d)  # no "−0.0"
         text = f"{abs(d):,.{decimals}f}" if thousands else f"{abs(d):.{decimals}f}"
@@ -100,17 +114,17 @@ class Formatter:
 
     def estimate_ci(self, est: object, lo: object, hi: object, decimals: int) -> str:
         """``2.41 (95% CI 1.12–5.18)``."""
-        if _is_missing(est):
+        if self.absent(est):
             return self.missing
-        if _is_missing(lo) or _is_missing(hi):
+        if self.absent(lo) or self.absent(hi):
             return self.num(est, decimals)
         return f"{self.num(est, decimals)} ({self.ci_label} {self.ci(lo, hi, decimals)})"
 
     def estimate_ci_flat(self, est: object, lo: object, hi: object, decimals: int) -> str:
         """``2.41, 95% CI 1.12–5.18``: the form that sits inside parentheses."""
-        if _is_missing(est):
+        if self.absent(est):
             return self.missing
-        if _is_missing(lo) or _is_missing(hi):
+        if self.absent(lo) or self.absent(hi):
             return self.num(est, decimals)
         return f"{self.num(est, decimals)}, {self.ci_label} {self.ci(lo, hi, decimals)}"
 
