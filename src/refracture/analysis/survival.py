@@ -337,12 +337,14 @@ def _cox(
             notes += _warning_notes(caught, "Cox model")
             notes.append(f"Cox model not estimable ({type(exc).__name__}: {exc}).")
             return empty_rows("fit failed"), notes, meta
-    notes += _warning_notes(caught, "Cox model")
     failed = [
         w
         for w in caught
         if "converge" in str(w.message).lower() or "separation" in str(w.message).lower()
     ]
+    # lifelines' own convergence messages (with links to its docs) only restate the
+    # failure that the note below gives in words
+    notes += _warning_notes([w for w in caught if w not in failed], "Cox model")
     if failed:
         notes.append(
             "Cox model not estimable: Newton–Raphson did not converge or the likelihood is "

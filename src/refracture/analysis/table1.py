@@ -208,9 +208,18 @@ def _mean_ci(mean: float, sd: float, n: float, alpha: float) -> tuple[float, flo
 
 
 def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Notes for the warnings tableone raised, minus those the table's own notes cover.
+
+    NumPy's RuntimeWarnings (an empty or one-value group: "Mean of empty slice",
+    "Degrees of freedom <= 0", "divide by zero", …) and tableone's "No P-Value was
+    computed … low number of observations" arise exactly where a statistic is not
+    estimable, which the rows leave blank and :func:`_table1` explains in words.
+    """
     seen: dict[str, None] = {}
     for w in caught:
         msg = " ".join(str(w.message).split())
+        if issubclass(w.category, RuntimeWarning) or "low number of observations" in msg:
+            continue
         seen[f"Library warning ({w.category.__name__}): {msg}"] = None
     return list(seen)
 

@@ -110,6 +110,9 @@ def _gee(
         problem = "only one group of levels"
     elif clusters < 3:
         problem = f"{clusters} patient(s) are too few for robust standard errors"
+    elif min(np.unique(groups[fractured]).size, np.unique(groups[~fractured]).size) < 2:
+        # the group coefficient's sandwich variance rests on a single cluster: degenerate
+        problem = "one group of levels comes from a single patient"
     elif np.all(t == t[0]):
         problem = "the T-score is constant"
     if problem:

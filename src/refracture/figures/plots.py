@@ -6,6 +6,7 @@ they read exactly as the tables do.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,7 +82,8 @@ def threshold_forest(result: Result, ax: Axes | None = None, fmt: Formatter = _F
         )
     ax.axvline(1.0, color=OKABE_ITO["grey"], lw=0.6, ls="--", zorder=1)
     ax.set_xscale("log")
-    _log_ticks(ax, lo[ok], hi[ok], fmt)
+    limits = _log_ticks(ax, lo[ok], hi[ok], fmt)
+    _mark_cut(ax, lo[ok], hi[ok], y[ok], limits, colour)
     ax.set_yticks(y)
     ax.set_yticklabels(
         [
@@ -127,22 +129,49 @@ def threshold_forest(result: Result, ax: Axes | None = None, fmt: Formatter = _F
     return ax
 
 
-def _log_ticks(ax: Axes, lo: np.ndarray, hi: np.ndarray, fmt: Formatter) -> None:
-    """Plain-number ticks (0.1, 0.5, 1, 2, 10 …) on a log axis spanning the CIs."""
+LOG_AXIS_LIMITS = (1e-6, 1e6)
+"""The widest odds-ratio axis: an interval reaching beyond it (an unbounded profile
+bound under separation, say) is cut at the edge and marked with an arrowhead."""
+
+
+def _log_ticks(ax: Axes, lo: np.ndarray, hi: np.ndarray, fmt: Formatter) -> tuple[float, float]:
+    """Plain-number ticks (0.1, 0.5, 1, 2, 10 …) on a log axis spanning the CIs;
+    returns the axis limits."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    left = min(float(np.min(lo)) if lo.size else 0.5, 0.5) / 1.3
-    right = max(float(np.max(hi)) if hi.size else 2.0, 2.0) * 1.3
+    left = max(min(float(np.min(lo)) if lo.size else 0.5, 0.5) / 1.3, LOG_AXIS_LIMITS[0])
+    right = min(max(float(np.max(hi)) if hi.size else 2.0, 2.0) * 1.3, LOG_AXIS_LIMITS[1])
     ax.set_xlim(left, right)
     candidates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+    wide = [10.0**k for k in range(-6, 7)]
     ticks = [v for v in candidates if left <= v <= right]
     if len(ticks) > 7:
-        ticks = [v for v in ticks if str(v).lstrip("0.").startswith("1") or v == 1]
+        ticks = [v for v in wide if left <= v <= right]
+        if len(ticks) > 7:  # every other decade, keeping 1 (at most 7 of 10⁻⁶…10⁶)
+            ticks = [v for v in ticks if round(math.log10(v)) % 2 == 0]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(
-        FuncFormatter(lambda v, _pos: fmt.num(v, 0 if v >= 1 else len(str(v)) - 2))
+        FuncFormatter(lambda v, _pos: fmt.num(v, 0 if v >= 1 else math.ceil(-math.log10(v) - 1e-9)))
     )
+    return left, right
+
+
+def _mark_cut(ax: Axes, lo, hi, yy, limits: tuple[float, float], colour: str) -> None:
+    """Arrowheads where an interval runs past the axis limits."""
+    left, right = limits
+    for ends, edge, marker in ((lo, left, "<"), (hi, right, ">")):
+        cut = (ends < edge) if marker == "<" else (ends > edge)
+        if cut.any():
+            ax.scatter(
+                np.full(int(cut.sum()), edge),
+                yy[cut],
+                marker=marker,
+                s=10,
+                color=colour,
+                clip_on=False,
+                zorder=3,
+            )
 
 
 def roc_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
@@ -242,15 +271,23 @@ def model_forest(
     if firth is not None:
         series.append((firth.table, -0.2, OKABE_ITO["vermillion"], "D", "Multivariable (Firth)"))
     spans: list[np.ndarray] = []
+    drawn = []
     for table, offset, colour, marker, label in series:
         tt = table[table["term"].isin(pos)]
-        yy = np.array([pos[t] for t in tt["term"]]) + offset
+        yy = np.array([pos[t] for t in tt["term"]], dtype=float) + offset
         est, lo, hi = (tt[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
         ok = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (est > 0) & (lo > 0)
         sig = tt["p"].to_numpy(float) < alpha
         ax.hlines(yy[ok], lo[ok], hi[ok], color=colour, lw=0.8)
+        # one legend entry per series that has a marker at all (filled if any is)
         ax.scatter(
-            est[ok & sig], yy[ok & sig], marker=marker, s=14, color=colour, zorder=3, label=label
+            est[ok & sig],
+            yy[ok & sig],
+            marker=marker,
+            s=14,
+            color=colour,
+            zorder=3,
+            label=label if (ok & sig).any() else None,
         )
         ax.scatter(
             est[ok & ~sig],
@@ -261,19 +298,23 @@ def model_forest(
             edgecolors=colour,
             zorder=3,
             linewidths=0.8,
-            label=None if (ok & sig).any() else label,
+            label=label if (ok & ~sig).any() and not (ok & sig).any() else None,
         )
         spans += [lo[ok], hi[ok]]
+        drawn.append((lo[ok], hi[ok], yy[ok], colour))
     ax.axvline(1.0, color=OKABE_ITO["grey"], lw=0.6, ls="--", zorder=1)
     ax.set_xscale("log")
     allv = np.concatenate(spans) if spans else np.array([])
-    _log_ticks(ax, allv, allv, fmt)
+    limits = _log_ticks(ax, allv, allv, fmt)
+    for lo, hi, yy, colour in drawn:
+        _mark_cut(ax, lo, hi, yy, limits, colour)
     labels = u.set_index("term")["label"] if "label" in u else None
     ax.set_yticks(y)
     ax.set_yticklabels([str(labels[t]) if labels is not None else t for t in terms])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("Odds ratio (95% CI) for refracture")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(series), borderaxespad=0.2)
+    if ax.get_legend_handles_labels()[1]:  # nothing estimable: no legend
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(series), borderaxespad=0.2)
     return ax
 
 
