@@ -9,11 +9,13 @@ in the repository. Regenerate them after an intended change with
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from jinja2 import UndefinedError
 
 from refracture.report.context import Author, ManuscriptMeta, build_context
@@ -38,12 +40,40 @@ SOFTWARE = {
     )
 } | {"renderer": "the embedded engine (pandoc 0.0, typst 0.0)"}
 
-HOSTILE = ["{{ 7*7 }}", "<script>alert(1)</script>", "#import", "@fig-x", "$x$", "| |", "*a*"]
+HOSTILE = [
+    "{{< pagebreak >}}",
+    "{{ 7*7 }}",
+    "<script>alert(1)</script>",
+    "#import",
+    "@fig-x",
+    "$x$",
+    "| |",
+    "*a*",
+]
+
+
+# A provenance record as the pipeline writes it, fixed for the snapshot.
+PROVENANCE = {
+    "inputs": [
+        {"table": "patients", "file": "patients.csv", "rows": 93, "sha256": "0" * 64},
+        {"table": "levels", "file": "levels.csv", "rows": 258, "sha256": "1" * 64},
+    ],
+    "settings": {"alpha": 0.05, "cutoffs": ["-1.5", "-1.6"], "seed": 20011101},
+    "software": SOFTWARE,
+    "git_commit": None,
+    "build_date": "2026-11-25T00:00:00Z",
+}
 
 
 @pytest.fixture(scope="module")
 def documents(example_results) -> dict[str, str]:
-    return render_documents(build_context(example_results, software=SOFTWARE))
+    from refracture.analysis.results import Results
+
+    with_provenance = Results(
+        analyses=example_results.analyses,
+        meta={**example_results.meta, "provenance": PROVENANCE},
+    )
+    return render_documents(build_context(with_provenance, software=SOFTWARE))
 
 
 @pytest.mark.parametrize("name", ["manuscript", "supplementary"])
@@ -113,13 +143,22 @@ def test_data_text_is_escaped(example_results, hostile: str) -> None:
         keywords=(hostile,),
     )
     docs = render_documents(build_context(example_results, meta, software=SOFTWARE))
-    assert "49" not in docs["manuscript"].split("---")[1]  # {{ 7*7 }} never evaluated
-    assert md_escape(hostile) in docs["manuscript"]
-    assert hostile not in docs["manuscript"].replace(md_escape(hostile), "")
+    baseline = render_documents(build_context(example_results, software=SOFTWARE))
+    front = yaml.safe_load(docs["manuscript"].split("---\n")[1])
+    # pandoc reads metadata as Markdown: each value is the escaped, inert form
+    assert front["title"] == f"Title {md_escape(hostile)}"
+    assert front["author"][0]["name"] == f"Name {md_escape(hostile)}"
+    assert front["keywords"] == [md_escape(hostile)]
+    # the raw string occurs only where the templates themselves put it (page breaks)
+    in_yaml = json.dumps(md_escape(hostile), ensure_ascii=False)[1:-1]
+    for name in ("manuscript", "supplementary"):
+        rest = docs[name].replace(in_yaml, "").replace(md_escape(hostile), "")
+        assert rest.count(hostile) == baseline[name].count(hostile)
 
 
 def test_md_escape_is_inert_for_markdown_syntax() -> None:
-    assert md_escape("{{< pagebreak >}}") == r"\{\{\< pagebreak \>\}\}"
+    # a shortcode from data is broken by an invisible word joiner: never a page break
+    assert md_escape("{{< pagebreak >}}") == "\\{\\{\u2060\\< pagebreak \\>\u2060\\}\\}"
     assert md_escape("- item") == r"\- item"
     assert md_escape("1. item") == r"1\. item"
     assert md_escape("25.1 (12–96)") == "25.1 (12–96)"  # numbers stay readable

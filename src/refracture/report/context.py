@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from refracture.report.format import Formatter
-from refracture.report.tables import MAIN_TABLES, SUPPLEMENTARY_TABLES, Table, build_tables
+from refracture.report.tables import (
+    MAIN_TABLES,
+    SUPPLEMENTARY_TABLES,
+    Table,
+    build_tables,
+    true_minus,
+)
 
 if TYPE_CHECKING:
     from refracture.analysis.results import Results
@@ -125,11 +131,33 @@ def _row(res, term: str, **match: str):
     return hit.iloc[0] if len(hit) == 1 else None
 
 
+def _count(x: Any) -> int:
+    return int(float(x)) if _finite(x) else 0
+
+
+RECORDED: dict[str, str] = {
+    "age": "age",
+    "sex": "sex",
+    "bmi": "body mass index",
+    "steroid_use": "long-term glucocorticoid use",
+    "osteoporosis_treatment": "anti-osteoporotic treatment after the procedure",
+}
+"""Patient characteristics the methods say were recorded, when the data hold any value."""
+
+
+def _has_data(results: Results, variable: str) -> bool:
+    """Table 1 summarised ``variable``: at least one patient has a value."""
+    t = results["table1"].table
+    return bool((t.loc[t["variable"] == variable, "n"] > 0).any())
+
+
 def _cohort(results: Results, f: Formatter) -> dict[str, Any]:
     res = results["cohort"]
 
     def mean_range(term: str, decimals: int = 1) -> str:
         r = _row(res, term)
+        if _finite(r["min"]) and r["min"] == r["max"]:  # a single value: no range
+            return f.num(r["estimate"], decimals)
         return f.mean_range(r["estimate"], r["min"], r["max"], decimals)
 
     def share(term: str) -> dict[str, str]:
@@ -142,10 +170,13 @@ def _cohort(results: Results, f: Formatter) -> dict[str, Any]:
         }
 
     age = _row(res, "age")
+    patients = _count(_row(res, "patients")["estimate"])
     refracture = _row(res, "refracture")
     adjacent = _row(res, "adjacent_refracture")
+    vp = _count(_row(res, "procedure_VP")["estimate"])
+    kp = _count(_row(res, "procedure_KP")["estimate"])
     return {
-        "patients": f.count(_row(res, "patients")["estimate"]),
+        "patients": f.count(patients),
         "age": mean_range("age"),
         "age_sd": f.num(age["sd"], 1),
         "female": share("female"),
@@ -154,20 +185,58 @@ def _cohort(results: Results, f: Formatter) -> dict[str, Any]:
         "followup_max": f.count(_row(res, "followup_months")["max"]),
         "vp": share("procedure_VP"),
         "kp": share("procedure_KP"),
+        # "both", or the one procedure every patient had
+        "procedures": "both" if vp and kp else "vp" if vp else "kp",
         "levels_treated": f.count(_row(res, "levels_treated")["estimate"]),
         "level_set_levels": f.count(_row(res, "level_set_levels")["estimate"]),
         "refracture": share("refracture"),
-        "any_refracture": _finite(refracture["estimate"]) and refracture["estimate"] > 0,
+        "any_refracture": _count(refracture["estimate"]) > 0,
+        "all_refracture": patients > 0 and _count(refracture["estimate"]) == patients,
+        "refracture_minority": _finite(refracture["percent"]) and refracture["percent"] <= 50,
         "months_to_refracture": mean_range("months_to_refracture"),
         "adjacent": share("adjacent_refracture"),
+        "adjacent_none": _count(adjacent["estimate"]) == 0,
         "adjacent_minority": _finite(adjacent["percent"]) and adjacent["percent"] < 50,
+        "recorded": _join([p for v, p in RECORDED.items() if _has_data(results, v)]),
+        "leakage_recorded": _has_data(results, "cement_leakage_any"),
     }
+
+
+def _level_state(results: Results) -> str:
+    """The level-specific analysis set: ``empty``, ``none_fractured``, ``all_fractured``
+    or ``both`` (fractured and nonfractured levels)."""
+    res = results["level_tscore"]
+    fractured = _count(_row(res, "fractured")["n"])
+    nonfractured = _count(_row(res, "nonfractured")["n"])
+    if not fractured and not nonfractured:
+        return "empty"
+    if not fractured:
+        return "none_fractured"
+    if not nonfractured:
+        return "all_fractured"
+    return "both"
+
+
+LEVEL_REASONS: dict[str, str] = {
+    "empty": "no untreated level had a T-score",
+    "none_fractured": "no level with a T-score fractured",
+    "all_fractured": "every level with a T-score fractured",
+}
+"""Why the level-specific analyses could not be done, by :func:`_level_state`."""
+
+
+def _constant_tscore(results: Results) -> bool:
+    """Every level of the analysis set has the same T-score."""
+    counts = results["level_tscore"].meta.get("value_counts", {})
+    values = {v for group in counts.values() for v, _ in group}
+    return len(values) == 1
 
 
 def _tscore(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
     res = results["level_tscore"]
     d = f.tscore_decimals
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"state": _level_state(results)}
+    out["reason"] = LEVEL_REASONS.get(out["state"], "")
     for term in ("fractured", "nonfractured", "difference", "difference_gee"):
         r = _row(res, term)
         out[term] = {
@@ -178,8 +247,38 @@ def _tscore(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
             "p": f.p_value(r["p"], symbol=True),
             "significant": _sig(r["p"], alpha),
             "estimable": _finite(r["estimate"]),
+            "ci_defined": _finite(r["ci_low"]) and _finite(r["ci_high"]),
+            "p_defined": _finite(r["p"]),
             "lower_in_fractured": _finite(r["estimate"]) and float(r["estimate"]) < 0,
         }
+    # the direction from the group means, also when a group is too small for a Welch test
+    fm, nm = _row(res, "fractured")["estimate"], _row(res, "nonfractured")["estimate"]
+    out["difference"]["lower_in_fractured"] = _finite(fm) and _finite(nm) and float(fm) < float(nm)
+    # a Welch test needs two levels per group; otherwise the T-scores did not vary
+    out["difference"]["single_level_group"] = (
+        min(_count(_row(res, "fractured")["n"]), _count(_row(res, "nonfractured")["n"])) < 2
+    )
+    gee = out["difference_gee"]
+    gee["reportable"] = gee["estimable"] and gee["ci_defined"] and gee["p_defined"]
+    return out
+
+
+def _runs(f: Formatter, grid: list[Any], selected: list[bool]) -> list[str]:
+    """The selected cutoffs of the grid, three or more neighbours as one range ("−1.5 to −3.4")."""
+    out: list[str] = []
+    i = 0
+    while i < len(grid):
+        if not selected[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(grid) and selected[j + 1]:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{f.cutoff(grid[i])} to {f.cutoff(grid[j])}")
+        else:
+            out += [f.cutoff(c) for c in grid[i : j + 1]]
+        i = j + 1
     return out
 
 
@@ -188,6 +287,8 @@ def _cutoffs(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
     m = res.meta
     t = res.table
     first = m.get("first_significant_cutoff")
+    estimable = bool(t["p"].map(_finite).any())
+    state = _level_state(results)
     out: dict[str, Any] = {
         "grid_high": f.cutoff(t["cutoff"].max()),
         "grid_low": f.cutoff(t["cutoff"].min()),
@@ -195,27 +296,45 @@ def _cutoffs(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         "grid_step": f.num(abs(t["cutoff"].diff().median()), 1) if len(t) > 1 else "",
         "any_corrected": bool(t["corrected"].astype(bool).any()),
         "any_significant": first is not None,
-        "holm_significant": [f.cutoff(c) for c in t.loc[t["p_holm"] < alpha, "cutoff"]],
+        # at least one cutoff had levels at or below and above it, fractured and not
+        "estimable": estimable,
+        "reason": LEVEL_REASONS.get(
+            state,
+            "every level had the same T-score"
+            if _constant_tscore(results)
+            else "none of them split the levels into two groups",
+        ),
+        "risk": False,
+        "inverse": False,
+        "holm_significant": _runs(f, list(t["cutoff"]), [bool(x) for x in (t["p_holm"] < alpha)]),
     }
     if first is not None:
         r = _row(res, f"T \u2264 {f.cutoff(first)}")
+        # the first significant cutoff marks levels at higher (OR > 1) or lower risk
+        higher = _finite(r["estimate"]) and float(r["estimate"]) > 1
         out.update(
+            risk=higher,
+            inverse=not higher,
             first=f.cutoff(first),
             first_p=f.p_value(r["p"], symbol=True),
             first_or=f.odds_ratio(r["estimate"], r["ci_low"], r["ci_high"]),
-            first_ci_includes_one=_finite(r["ci_low"]) and float(r["ci_low"]) <= 1.0,
+            first_ci_includes_one=higher and _finite(r["ci_low"]) and float(r["ci_low"]) <= 1.0,
+            first_corrected=bool(r["corrected"]),
             first_sens=f.percent(100 * r["sens"]),
             first_spec=f.percent(100 * r["spec"]),
             ppv=f.percent(100 * r["ppv"]),
             npv=f.percent(100 * r["npv"]),
-            ppv_level=m.get("ppv_level", ""),
-            npv_level=m.get("npv_level", ""),
+            ppv_level=m.get("ppv_level") or "",
+            npv_level=m.get("npv_level") or "",
+            predictive_defined=bool(m.get("ppv_level")) and bool(m.get("npv_level")),
             first_holm_p=f.p_value(r["p_holm"], symbol=True),
             # the WHO densitometric definition of osteoporosis is T ≤ −2.5
             first_above_who=float(first) > WHO_OSTEOPOROSIS,
         )
         rises_from, rises_to = m.get("or_rises_from"), m.get("or_rises_to")
-        out["rises"] = rises_to is not None and rises_from is not None and rises_to != rises_from
+        out["rises"] = (
+            higher and rises_to is not None and rises_from is not None and rises_to != rises_from
+        )
         if out["rises"]:
             top = _row(res, f"T \u2264 {f.cutoff(rises_to)}")
             out.update(
@@ -239,6 +358,11 @@ def _roc(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         "auc_boot_ci": f.ci(auc["ci_boot_low"], auc["ci_boot_high"], 2),
         "auc_p": f.p_value(auc["p"], symbol=True),
         "auc_significant": _sig(auc["p"], alpha),
+        "auc_estimable": _finite(auc["estimate"]),
+        "auc_ci_defined": _finite(auc["ci_low"]) and _finite(auc["ci_high"]),
+        "auc_boot_defined": _finite(auc["ci_boot_low"]) and _finite(auc["ci_boot_high"]),
+        "auc_p_defined": _finite(auc["p"]),
+        "reason": LEVEL_REASONS.get(_level_state(results), ""),
         "replicates": f.count(res.meta.get("bootstrap_replicates")),
         "youden_defined": you is not None and _finite(you["estimate"]),
     }
@@ -246,6 +370,7 @@ def _roc(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         out.update(
             youden=f.cutoff(you["estimate"]),
             youden_ci=f.ci(you["ci_low"], you["ci_high"], 1),
+            youden_ci_defined=_finite(you["ci_low"]) and _finite(you["ci_high"]),
             youden_sens=f.percent(100 * you["sens"]),
             youden_spec=f.percent(100 * you["spec"]),
         )
@@ -292,21 +417,39 @@ def _models(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         if c >= 0.7
         else "poor"
     )
+    n, events = _count(m.get("n")), _count(m.get("events"))
+    estimable = bool(adjusted.table["estimate"].map(_finite).any())
     return {
         "n": f.count(m.get("n")),
         "events": f.count(m.get("events")),
+        "estimable": estimable,
+        "reason": (
+            "no patient had complete data for its covariates"
+            if n == 0
+            else "no patient in it had a subsequent fracture"
+            if events == 0
+            else "every patient in it had a subsequent fracture"
+            if events == n
+            else "too few patients had complete data for its covariates"
+            if n <= len(m.get("covariates") or ()) + 1
+            else "it could not be fitted to these data"
+        ),
         "c_level": c_level,
+        "c_defined": _finite(c),
         "firth_agrees": not disagree,
         "firth_disagree": _join(disagree),
         "epv": f.num(m.get("epv"), 1),
+        "epv_defined": _finite(m.get("epv")),
         "epv_low": _finite(m.get("epv")) and float(m["epv"]) < 10,
         "firth_primary": firth_primary,
         "covariates": _join([e["phrase"] for e, _ in effects]),
         "independent": [e for e, p in effects if _sig(p, alpha)],
         "not_independent": _join([e["phrase"] for e, p in effects if not _sig(p, alpha)]),
         "univariable_significant": [e for e, p in uni if _sig(p, alpha)],
+        "univariable_estimable": any(_finite(p) for _, p in uni),
         "c_statistic": f.num(m.get("c_statistic"), 2),
         "hl_p": f.p_value(m.get("hl_p"), symbol=True),
+        "hl_defined": _finite(m.get("hl_p")),
         "hl_poor": _sig(m.get("hl_p"), alpha),
         "lr_p": f.p_value(m.get("lr_p"), symbol=True),
         "height_loss_independent": any(
@@ -328,8 +471,8 @@ def _gee(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         "n": f.count(res.meta.get("n")),
         "clusters": f.count(res.meta.get("n_clusters")),
         "events": f.count(res.meta.get("events")),
-        "estimable": cont is not None and _finite(cont["estimate"]),
-        "has_cutoff_model": cut is not None and _finite(cut["estimate"]),
+        "estimable": cont is not None and _finite(cont["estimate"]) and _finite(cont["p"]),
+        "has_cutoff_model": cut is not None and _finite(cut["estimate"]) and _finite(cut["p"]),
     }
     if out["estimable"]:
         out.update(
@@ -366,11 +509,22 @@ def _survival(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
                     "month": f.count(r["time"]),
                     "pct": f.percent(100 * r["estimate"]),
                     "ci": f.ci(100 * r["ci_low"], 100 * r["ci_high"], 1),
+                    "ci_defined": _finite(r["ci_low"]) and _finite(r["ci_high"]),
                 }
             )
     if out["grouped"]:
         labels = m.get("group_labels", {})
+        n, events = m.get("group_n", {}), m.get("group_events", {})
+        share = {
+            k: _count(events.get(k)) / _count(n.get(k)) if _count(n.get(k)) else math.nan
+            for k in ("le", "gt")
+        }
         out.update(
+            # the group with the larger share of patients who fractured: the direction of
+            # the difference, as the event counts the sentence gives show it
+            sooner=(
+                "le" if share["le"] > share["gt"] else "gt" if share["gt"] > share["le"] else ""
+            ),
             logrank_p=f.p_value(lr["p"], symbol=True),
             logrank_significant=_sig(lr["p"], alpha),
             cutoff=f.cutoff(m.get("cutoff")),
@@ -378,8 +532,8 @@ def _survival(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
             gt_n=f.count(m.get("group_n", {}).get("gt")),
             le_events=f.count(m.get("group_events", {}).get("le")),
             gt_events=f.count(m.get("group_events", {}).get("gt")),
-            le_label=labels.get("le", ""),
-            gt_label=labels.get("gt", ""),
+            le_label=true_minus(labels.get("le", ""), f),
+            gt_label=true_minus(labels.get("gt", ""), f),
         )
     return out
 
@@ -393,9 +547,19 @@ def _adjacent(results: Results, f: Formatter, alpha: float) -> dict[str, Any]:
         "any": bool(res.meta.get("fractured_levels")),
         "levels": f.count(res.meta.get("fractured_levels")),
         "adjacent_levels": f.n_percent(lv["estimate"], lv["percent"]),
+        "adjacent_n": f.count(lv["estimate"]),
         "months_adjacent": f.num(ma["estimate"], 1) if ma is not None else f.missing,
         "months_remote": f.num(mr["estimate"], 1) if mr is not None else f.missing,
         "months_p": f.p_value(mw["p"], symbol=True) if mw is not None else f.missing,
+        # adjacent and remote levels both fractured, and their months were compared
+        "months_compared": (
+            ma is not None
+            and mr is not None
+            and mw is not None
+            and _finite(ma["estimate"])
+            and _finite(mr["estimate"])
+            and _finite(mw["p"])
+        ),
         "months_differ": mw is not None and _sig(mw["p"], alpha),
     }
 
@@ -409,6 +573,30 @@ def _numbered(tables: dict[str, Table], prefix: str, title: str) -> dict[str, di
     return {
         label: {"table": t, "ref": f"@tbl-{prefix}{label}", "name": f"{title} {i}"}
         for i, (label, t) in enumerate(tables.items(), start=1)
+    }
+
+
+def _provenance(results: Results, f: Formatter) -> dict[str, Any] | None:
+    prov = results.meta.get("provenance")
+    if not prov:
+        return None
+    return {
+        "inputs": [
+            {
+                "table": str(i["table"]),
+                "file": str(i["file"]),
+                "rows": f.count(i["rows"]),
+                "sha256": str(i.get("sha256", "not a file")),
+            }
+            for i in prov["inputs"]
+        ],
+        "software": [(str(k), str(v)) for k, v in prov["software"].items()],
+        "settings": [
+            (str(k), ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+            for k, v in prov["settings"].items()
+        ],
+        "git_commit": str(prov.get("git_commit") or "none (not a git checkout)"),
+        "build_date": str(prov["build_date"]),
     }
 
 
@@ -464,4 +652,5 @@ def build_context(
         "supplementary_tables": _numbered(supp, "s-", "Supplementary Table"),
         "software": dict(sorted((software or {}).items())),
         "seed": str(results.meta.get("seed", "")),
+        "provenance": _provenance(results, f),
     }

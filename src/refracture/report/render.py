@@ -28,7 +28,13 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|@$~^&])")
 
 
 def md_escape(text: str) -> str:
-    """``text`` as inert Markdown: it renders as exactly these characters."""
+    """``text`` as inert Markdown: it renders as exactly these characters.
+
+    A Quarto shortcode opener ``{{<`` gets an invisible word joiner (U+2060)
+    after its braces: backslashes do not stop a shortcode once parsed, the joiner
+    does, in both engines, and the text looks the same.
+    """
+    text = text.replace("{{<", "{{\u2060<").replace(">}}", ">\u2060}}")
     out = _MD_SPECIAL.sub(r"\\\1", text)
     out = re.sub(r"^([-+*:](?=\s|$)|[>%])", r"\\\1", out)  # list, definition, quote, title
     out = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", out)  # an ordered list

@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "SUPPLEMENTARY_TABLES",
     "Table",
     "build_tables",
+    "true_minus",
     "write_csv",
     "write_xlsx",
 ]
@@ -76,11 +78,16 @@ def _finite(x: Any) -> bool:
         return False
 
 
+def true_minus(label: str, f: Formatter) -> str:
+    """A label from the analyses with a true minus before numbers ("T-score ≤ −2.2")."""
+    return re.sub(r"-(?=\d)", f.minus, label)
+
+
 def _or_ci(f: Formatter, row: Any, est: str = "estimate", lo: str = "ci_low", hi: str = "ci_high"):
     """``2.41 (1.12–5.18)``: the table form of an estimate with its CI."""
-    if not _finite(row[est]):
+    if f.absent(row[est]):
         return f.missing
-    if not (_finite(row[lo]) and _finite(row[hi])):
+    if f.absent(row[lo]) or f.absent(row[hi]):
         return f.num(row[est], f.or_decimals)
     return f"{f.num(row[est], f.or_decimals)} ({f.ci(row[lo], row[hi], f.or_decimals)})"
 
@@ -344,8 +351,14 @@ def table_gee(results: Results, f: Formatter) -> Table:
             f"Levels n = {f.count(meta.get('n'))} in {f.count(meta.get('n_clusters'))} "
             f"patients, {f.count(meta.get('events'))} fractured. Binomial GEE with an "
             "exchangeable working correlation within patient and robust standard errors.",
-            f"Cutoff model: T \u2264 {f.cutoff(meta.get('first_cutoff'))}, the first "
-            "significant cutoff of the threshold table.",
+            *(
+                [
+                    f"Cutoff model: T \u2264 {f.cutoff(meta.get('first_cutoff'))}, the first "
+                    "significant cutoff of the threshold table."
+                ]
+                if _finite(meta.get("first_cutoff"))
+                else []
+            ),
             *res.notes,
         ),
     )
@@ -358,7 +371,11 @@ def table_survival(results: Results, f: Formatter) -> Table:
     rows: list[tuple[str, ...]] = []
     km = t[t["section"].isin(["km_overall", "km_group"])]
     for _, r in km.iterrows():
-        group = "All patients" if r["section"] == "km_overall" else labels.get(r["group"], "")
+        group = (
+            "All patients"
+            if r["section"] == "km_overall"
+            else true_minus(labels.get(r["group"], ""), f)
+        )
         ci = f.ci(r["ci_low"], r["ci_high"], 3) if _finite(r["ci_low"]) else f.missing
         rows.append(
             (
@@ -504,6 +521,8 @@ def build_tables(results: Results, f: Formatter, builders: Iterable[Builder]) ->
     out: dict[str, Table] = {}
     for make in builders:
         t = make(results, f)
+        if f.missing and any(f.missing in cell for row in t.rows for cell in row):
+            t = replace(t, notes=(*t.notes, f"{f.missing}, not estimable."))
         out[t.label] = t
     return out
 
@@ -570,8 +589,6 @@ def write_xlsx(sheets: dict[str, Table], path: Path) -> Path:
 
 
 def _fix_core_dates(xml: bytes) -> bytes:
-    import re
-
     return re.sub(
         rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
         rb"\g<1>2000-01-01T00:00:00Z\g<2>",
