@@ -62,3 +62,13 @@ def _run_cli(
 def cli():
     """Run ``python -m refracture ARGS`` in a subprocess, as a user would."""
     return _run_cli
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory, cli) -> Path:
+    """One full build of the example (all formats, embedded engine), shared by the tests
+    that read its outputs; it runs through the command line as a user would."""
+    out = tmp_path_factory.mktemp("example") / "_manuscript"
+    r = cli("build", "--out", str(out), "--engine", "embedded", timeout=600)
+    assert r.returncode == 0, r.stderr
+    return out

@@ -105,10 +105,8 @@ def test_simulate_default_reproduces_the_example(cli, tmp_path) -> None:
         assert (tmp_path / name).read_bytes() == (example_path() / name).read_bytes()
 
 
-def test_build_example_writes_results(cli, tmp_path) -> None:
-    out = tmp_path / "build"
-    r = cli("build", "--out", str(out))
-    assert r.returncode == 0, r.stderr
+def test_build_example_writes_results(example_build) -> None:
+    out = example_build
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     cohort = {row["term"]: row for row in results["analyses"]["cohort"]["table"]}
     assert cohort["patients"]["estimate"] == 93
@@ -117,7 +115,7 @@ def test_build_example_writes_results(cli, tmp_path) -> None:
 
 def test_build_with_bad_data_keeps_the_previous_build(cli, tmp_path) -> None:
     out = tmp_path / "build"
-    assert cli("build", "--out", str(out)).returncode == 0
+    assert cli("build", "--out", str(out), "--formats", "html").returncode == 0
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     r = cli("build", "--data", str(_broken_cohort(tmp_path)), "--out", str(out))
     assert r.returncode == 1
@@ -128,9 +126,45 @@ def test_build_with_bad_data_keeps_the_previous_build(cli, tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "build"]
 
 
-def test_no_patient_identifier_in_results(cli, tmp_path) -> None:
-    out = tmp_path / "build"
-    assert cli("build", "--out", str(out)).returncode == 0
+def test_no_patient_identifier_in_results(example_build) -> None:
+    out = example_build
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in {".json", ".csv", ".svg"}:
             assert "P00" not in path.read_text(encoding="utf-8"), path
+
+
+def test_diff_shows_a_changed_number(cli, example_build, tmp_path) -> None:
+    data = json.loads((example_build / "results.json").read_text(encoding="utf-8"))
+    rows = data["analyses"]["multivariable"]["table"]
+    age = next(r for r in rows if r["term"] == "age")
+    age["p"] = 0.2  # was 0.0498: a significance flip
+    edited = tmp_path / "results.json"
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    r = cli("diff", str(example_build), str(edited))
+    assert r.returncode == 0, r.stderr
+    assert "significance flip" in r.stdout
+    assert "0.0498 → 0.200" in r.stdout
+    same = cli("diff", str(example_build), str(example_build))
+    assert "No result changed" in same.stdout
+
+
+def test_diff_of_a_missing_file_is_a_clean_error(cli, tmp_path) -> None:
+    r = cli("diff", str(tmp_path / "nope"), str(tmp_path / "nope2"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+
+
+def test_lint_passes_on_the_shipped_templates_and_fails_on_a_planted_number(cli, tmp_path) -> None:
+    assert cli("lint").returncode == 0
+    from refracture.report.assets import templates_dir
+
+    planted = tmp_path / "templates"
+    import shutil
+
+    shutil.copytree(templates_dir(), planted, ignore=shutil.ignore_patterns("assets", "*.py"))
+    intro = planted / "partials" / "introduction.md.j2"
+    intro.write_text(intro.read_text(encoding="utf-8") + "\nThe OR was 6.88.\n", encoding="utf-8")
+    r = cli("lint", "--templates", str(planted))
+    assert r.returncode == 1
+    assert "introduction.md.j2" in r.stdout
+    assert "6.88" in r.stdout

@@ -118,10 +118,31 @@ def build(
         typer.Option("--data", help="Cohort to use (default: the built-in example cohort)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Build folder.")] = Path("_manuscript"),
+    formats: Annotated[
+        str, typer.Option("--formats", help="Comma-separated: html, pdf, docx.")
+    ] = "html,pdf,docx",
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="PDF style: 'submission' (double spacing, line numbers, tables and "
+            "legends after the references) or 'article' (typeset preprint).",
+        ),
+    ] = "submission",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="auto (Quarto when installed, else embedded), quarto, or embedded "
+            "(pandoc + typst from PyPI).",
+        ),
+    ] = "auto",
 ) -> None:
-    """Build everything from the data into the build folder.
+    """Build the paper and its supplement from the data into the build folder.
 
-    Runs the stages that exist: validation, derived data, analyses, results.
+    Validates the data, runs every analysis, draws the figures and renders
+    manuscript and supplementary material as HTML, PDF and DOCX, with
+    results.json, tables/*.csv and tables.xlsx beside them.
     """
     from rich.console import Console
 
@@ -138,12 +159,56 @@ def build(
                 status.update(label)
                 console.log(label)
 
-        outcome = run_build(data, out, progress)
+        outcome = run_build(
+            data,
+            out,
+            progress,
+            formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+            style=style,
+            engine=engine,
+        )
     for w in outcome.warnings:
         console.print(f"warning: {w}")
-    typer.echo(f"Built {len(outcome.files)} files in {outcome.out}:")
+    typer.echo(f"Built {len(outcome.files)} files in {outcome.out} with {outcome.engine}:")
     for f in outcome.files:
         typer.echo(f"  {f}")
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
+    new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Write a Markdown section instead of text.")
+    ] = False,
+) -> None:
+    """List every reported number that changed between two builds, old → new.
+
+    Significance flips, direction changes, N changes and a new first significant
+    cutoff are flagged first. Exits 0 whether or not anything changed.
+    """
+    from refracture.diff import diff_results, format_diff, load_results, to_markdown
+
+    change = diff_results(load_results(old), load_results(new))
+    typer.echo(to_markdown(change) if markdown else format_diff(change))
+
+
+@app.command()
+def lint(
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="Template folder (default: the installed templates)."),
+    ] = None,
+) -> None:
+    """Check the templates: no hard-typed result number in prose, no unknown context value.
+
+    Exits 1 when something is found, listing file:line:column for each finding.
+    """
+    from refracture.lint import run_lint
+
+    status = run_lint(templates)
+    if status:
+        raise typer.Exit(EXIT_INVALID)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,14 @@ _STAGES = (
     ("analyse", "Running the analyses"),
     ("figures", "Drawing the figures"),
     ("write", "Writing results"),
+    ("sources", "Writing the manuscript sources"),
+    ("render", "Rendering"),
+    ("guard", "Checking every output for patient identifiers"),
 )
+
+DEFAULT_EPOCH = 1795564800
+"""2026-11-25 00:00 UTC: the creation date written into documents when
+``SOURCE_DATE_EPOCH`` is not set, so that rebuilds are byte-identical."""
 
 
 def stage_names() -> tuple[str, ...]:
@@ -37,31 +45,95 @@ class BuildOutcome:
     out: Path
     files: tuple[str, ...]
     warnings: tuple[str, ...]
+    engine: str = ""
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False where the system cannot (another OS, an old kernel or libc, a
+    filesystem without support); the caller then falls back to two renames.
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(
+        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), ctypes.c_uint(rename_exchange)
+    )
+    return done == 0
+
+
+def _sweep(out: Path) -> None:
+    """Remove what killed builds left beside ``out`` (never ``out`` itself)."""
+    for leftover in out.parent.glob(f".{out.name}.building-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(out.parent / f".{out.name}.previous", ignore_errors=True)
 
 
 @contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
-    """Yield a fresh folder beside ``out``; on success it replaces ``out``."""
+    """Yield a fresh folder beside ``out``; on success it replaces ``out`` atomically.
+
+    The build is written into ``.NAME.building-*`` on the same filesystem. Only
+    when it is complete is it exchanged with ``out`` in one ``renameat2`` call,
+    so a build killed at any moment (even SIGKILL) leaves either the previous
+    build or the new one, whole. Leftovers of killed builds are swept first.
+    """
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if out.exists() and _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous build
+        return
     old = out.parent / f".{out.name}.previous"
-    if old.exists():
-        shutil.rmtree(old)
     if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
+        os.replace(out, old)  # no atomic exchange here: a kill between these two
+    os.replace(tmp, out)  # renames leaves the previous build in .NAME.previous
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build(data: Path | None, out: Path, progress: Progress | None = None) -> BuildOutcome:
-    """Run every stage that exists and write the build folder ``out``."""
+def build(
+    data: Path | None,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    formats: tuple[str, ...] = ("html", "pdf", "docx"),
+    style: str = "submission",
+    engine: str = "auto",
+) -> BuildOutcome:
+    """Run every stage and write the build folder ``out``.
+
+    The renderer is chosen (and options checked) before any data are read, so
+    a bad option fails at once; nothing of an earlier build is touched unless
+    every stage succeeds.
+    """
     from refracture import __version__
+    from refracture.errors import ConfigError
+    from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigError(
+            "--formats takes a comma-separated subset of "
+            f"{', '.join(FORMATS)}; got {','.join(formats) or 'nothing'}"
+        )
+    if style not in STYLES:
+        raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
+    epoch = source_date_epoch(DEFAULT_EPOCH)
+    renderer = choose_engine(engine, epoch)
     from refracture.data.example import example_path
     from refracture.data.validate import load_cohort
 
@@ -79,10 +151,18 @@ def build(data: Path | None, out: Path, progress: Progress | None = None) -> Bui
 
     say(labels["analyse"])
     from refracture.analysis.results import run_analyses
+    from refracture.analysis.settings import AnalysisSettings
+    from refracture.provenance import provenance
+    from refracture.report.sources import software_versions
 
-    results = run_analyses(derived, progress=lambda label: say(f"{labels['analyse']}: {label}"))
+    settings = AnalysisSettings()
+    results = run_analyses(
+        derived, settings, progress=lambda label: say(f"{labels['analyse']}: {label}")
+    )
     results.meta["data"] = "built-in example cohort" if data is None else Path(source).name
     results.meta["refracture_version"] = __version__
+    software = software_versions(renderer.description)
+    results.meta["provenance"] = provenance(cohort, settings, software, epoch)
 
     with staged_output(out) as tmp:
         say(labels["figures"])
@@ -91,6 +171,32 @@ def build(data: Path | None, out: Path, progress: Progress | None = None) -> Bui
         draw_all(results, tmp / "figures")
         say(labels["write"])
         results.write(tmp)
+        say(f"{labels['sources']} ({renderer.reason})")
+        from refracture.report.sources import software_versions, write_sources
+
+        write_sources(results, tmp, style=style, software=software_versions(renderer.description))
+        from refracture.report.engine import render_all
+
+        render_all(
+            renderer,
+            tmp,
+            ("manuscript", "supplementary"),
+            formats,
+            style,
+            progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
+        )
+        say(labels["guard"])
+        from refracture.report.guard import check_no_identifiers, unchecked_identifiers
+
+        identifiers = cohort.patients["patient_id"].astype(str).tolist()
+        check_no_identifiers(tmp, identifiers)  # a hit fails the build: nothing is published
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
     warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)
-    return BuildOutcome(out=out, files=files, warnings=warnings)
+    short = unchecked_identifiers(identifiers)
+    if short:
+        warnings += (
+            f"{len(short)} patient identifier(s) are too short or too plainly numeric to be "
+            "told apart from numbers in the text, so the outputs could not be checked for "
+            "them; use longer pseudonymous study ids",
+        )
+    return BuildOutcome(out=out, files=files, warnings=warnings, engine=renderer.description)

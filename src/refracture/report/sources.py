@@ -15,11 +15,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refracture.report.assets import asset, assets_dir, templates_dir
+from refracture.report.assets import asset, templates_dir
 from refracture.report.tables import Table, write_csv, write_xlsx
 
 if TYPE_CHECKING:
     from refracture.analysis.results import Results
+    from refracture.report.context import ManuscriptMeta
 
 __all__ = ["ANALYSIS_PACKAGES", "software_versions", "write_sources"]
 
@@ -63,12 +64,13 @@ def write_sources(
     *,
     style: str,
     software: dict[str, str],
+    meta: ManuscriptMeta | None = None,
 ) -> list[Path]:
     """Render the templates into ``project`` and write the display tables."""
     from refracture.report.context import build_context
     from refracture.report.render import render_documents
 
-    ctx = build_context(results, style=style, software=software)
+    ctx = build_context(results, meta, style=style, software=software)
     docs = render_documents(ctx)
     report = project / "report"
     (report / "assets").mkdir(parents=True, exist_ok=True)
@@ -78,9 +80,11 @@ def write_sources(
         path.write_text(text, encoding="utf-8")
         written.append(path)
     shutil.copyfile(templates_dir() / "_quarto.yml", project / "_quarto.yml")
-    for src in sorted(assets_dir().iterdir()):
-        if src.is_file():
-            shutil.copyfile(src, report / "assets" / src.name)
+    # typst style, Lua filters, CSS, bibliography, CSL and the Word reference
+    # documents: what Quarto and the embedded engine both read
+    from refracture.report.embedded import prepare_assets
+
+    prepare_assets(report / "assets")
     tables = project / "tables"
     tables.mkdir(exist_ok=True)
     sheets = _table_files("manuscript", ctx["tables"], tables, "Table ")

@@ -1,0 +1,99 @@
+"""Provenance of a build: what went in, what ran it, when.
+
+Written into ``results.json`` (``meta.provenance``) and printed as an appendix
+of the supplement, so every number can be traced to its exact inputs: the
+SHA-256 and row count of each input file, the analysis settings, the versions
+of Python, refracture and each analysis library, the renderer, the git commit
+of the project folder when there is one, and the build date (from
+``SOURCE_DATE_EPOCH`` when set, else a fixed date, so rebuilds stay identical).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from refracture.analysis.settings import AnalysisSettings
+    from refracture.data.validate import Cohort
+
+__all__ = ["file_sha256", "git_commit", "provenance"]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder`` (with ``+dirty`` for local changes), or None."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def _settings(settings: AnalysisSettings) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, tuple):
+            value = [str(v) if not isinstance(v, int | float | str) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def provenance(
+    cohort: Cohort,
+    settings: AnalysisSettings,
+    software: dict[str, str],
+    epoch: int,
+    project: Path | None = None,
+) -> dict[str, Any]:
+    """The provenance record of one build (JSON-ready, stable key order)."""
+    src = cohort.source
+    files = []
+    seen: set[Path] = set()
+    for table, path, label in (
+        ("patients", src.patients_path, src.patients_file),
+        ("levels", src.levels_path, src.levels_file),
+    ):
+        rows = len(getattr(cohort, table))
+        entry = {"table": table, "file": label, "rows": rows}
+        if path.is_file():
+            entry["sha256"] = file_sha256(path) if path not in seen else files[0]["sha256"]
+            seen.add(path)
+        files.append(entry)
+    date = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    return {
+        "inputs": files,
+        "settings": _settings(settings),
+        "software": dict(software),
+        "git_commit": git_commit(project or Path.cwd()),
+        "build_date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

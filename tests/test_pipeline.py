@@ -1,0 +1,163 @@
+"""The whole build, end to end, with the embedded engine (pandoc + typst, for real).
+
+Checks what a reader gets: the PDF text holds the headline numbers of
+results.json as the formatter prints them, the DOCX holds native Word tables,
+the HTML loads nothing from outside, and both documents exist in three formats.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from refracture.report.format import Formatter
+
+F = Formatter()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def results(example_build) -> dict:
+    return json.loads((example_build / "results.json").read_text(encoding="utf-8"))
+
+
+def _rows(results: dict, name: str) -> dict[str, dict]:
+    return {r["term"]: r for r in results["analyses"][name]["table"]}
+
+
+def test_every_document_in_every_format(example_build) -> None:
+    for doc in ("manuscript", "supplementary"):
+        for ext in ("html", "pdf", "docx"):
+            path = example_build / f"{doc}.{ext}"
+            assert path.is_file(), path
+            assert path.stat().st_size > 10_000, path
+    assert (example_build / "tables.xlsx").is_file()
+    assert (example_build / "report" / "manuscript.qmd").is_file()
+    assert (example_build / "_quarto.yml").read_text() == (ROOT / "_quarto.yml").read_text()
+
+
+def test_pdf_text_holds_the_headline_numbers(example_build, results) -> None:
+    text = _pdf_text(example_build / "manuscript.pdf")
+    cohort = _rows(results, "cohort")
+    tscore = _rows(results, "level_tscore")
+    thr = results["analyses"]["thresholds"]["meta"]
+    multi = _rows(results, "multivariable")
+    expected = [
+        f"{F.count(cohort['patients']['estimate'])} patients",
+        f"{F.count(cohort['refracture']['estimate'])} patients "
+        f"({F.percent(cohort['refracture']['percent'])})",
+        F.mean_range(cohort["age"]["estimate"], cohort["age"]["min"], cohort["age"]["max"]),
+        F.num(tscore["fractured"]["estimate"], 2),
+        F.ci(tscore["fractured"]["ci_low"], tscore["fractured"]["ci_high"], 2),
+        f"T ≤ {F.cutoff(thr['first_significant_cutoff'])}",
+        F.p_value(thr["p_at_first_significant"], symbol=True),
+        F.p_value(multi["age"]["p"], symbol=True),
+        F.p_value(multi["height_loss_max"]["p"], symbol=True),
+    ]
+    for snippet in expected:
+        assert snippet in text, snippet
+    # cross-references and citations were resolved, not printed raw
+    for resolved in ("Table 1", "Figure 1"):
+        assert resolved in text
+    for raw in ("@tbl", "@fig", "??"):
+        assert raw not in text
+    assert re.search(r"\[\d+(?:[–,]\d+)*\]", text)
+    for bad in (" nan ", " inf ", "None"):
+        assert bad not in text
+
+
+def test_supplement_pdf_numbers_its_tables(example_build) -> None:
+    text = _pdf_text(example_build / "supplementary.pdf")
+    for n in range(1, 9):
+        assert f"Supplementary Table {n}." in text
+
+
+def test_docx_has_native_tables(example_build) -> None:
+    import docx
+
+    document = docx.Document(str(example_build / "manuscript.docx"))
+    assert len(document.tables) == 4
+    first = document.tables[0]
+    assert first.cell(0, 0).text == "Characteristic"
+    assert first.cell(1, 1).text == "93"
+    with zipfile.ZipFile(example_build / "manuscript.docx") as z:
+        assert "w:tbl>" in z.read("word/document.xml").decode("utf-8")
+
+
+def test_html_loads_nothing_from_outside(example_build) -> None:
+    for doc in ("manuscript", "supplementary"):
+        html = (example_build / f"{doc}.html").read_text(encoding="utf-8")
+        # resources: src=, href= on link/script, url() in CSS; namespace URIs are not loads
+        loads = re.findall(r"""(?:src|href)\s*=\s*["'](https?:)?//""", html)
+        loads += re.findall(r"""<(?:link|script)[^>]+(?:src|href)=["']https?:""", html)
+        loads += re.findall(r"url\(\s*['\"]?https?:", html)
+        assert not loads, loads
+        assert "data:image/" in html or "<svg" in html
+
+
+def test_rebuild_is_byte_identical(example_build, cli, tmp_path) -> None:
+    """Same inputs, another folder: every output file has the same bytes."""
+    again = tmp_path / "again"
+    r = cli("build", "--out", str(again), "--engine", "embedded", timeout=600)
+    assert r.returncode == 0, r.stderr
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+
+    first, second = files(example_build), files(again)
+    assert first.keys() == second.keys()
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, differ
+    kinds = {Path(name).suffix for name in first}
+    assert {".html", ".pdf", ".docx", ".png", ".svg", ".csv", ".xlsx", ".json"} <= kinds
+
+
+def test_build_refuses_bad_options_before_reading_data(cli, tmp_path) -> None:
+    out = tmp_path / "out"
+    for args, words in [
+        (("--formats", "pdf,rtf"), "--formats"),
+        (("--style", "fancy"), "--style"),
+        (("--engine", "latex"), "--engine"),
+    ]:
+        r = cli("build", "--out", str(out), *args)
+        assert r.returncode == 1, args
+        assert words in r.stderr
+        assert "Traceback" not in r.stderr
+        assert not out.exists()
+
+
+def test_an_identifier_in_an_output_fails_the_build(cli, tmp_path) -> None:
+    """A patient id that also occurs in the text (here: a word of the paper) is caught
+    by the guard: the build fails, says so without printing the id, publishes nothing."""
+    from refracture.data.example import example_path
+
+    data = tmp_path / "data"
+    data.mkdir()
+    first = None
+    for name in ("patients.csv", "levels.csv"):
+        text = (example_path() / name).read_text(encoding="utf-8")
+        first = first or text.splitlines()[1].split(",")[0]
+        (data / name).write_text(text.replace(f"{first},", "Kyphoplasty,"), encoding="utf-8")
+    out = tmp_path / "out"
+    r = cli("build", "--data", str(data), "--out", str(out), "--formats", "html")
+    assert r.returncode == 1, r.stderr
+    assert "identifier" in r.stderr.lower()
+    assert "Kyphoplasty" not in r.stderr  # the guard masks what it found
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out*"))
