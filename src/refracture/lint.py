@@ -1,0 +1,568 @@
+"""Number lint of the manuscript templates: no result is typed by hand, no value is invented.
+
+Two rules keep the templates honest:
+
+``hard-number``
+    A number typed into template prose (outside ``{{ }}``, ``{% %}`` and
+    ``{## ##}``, YAML settings of the front matter, link and image targets,
+    attribute blocks, citations and cross-references) would not change when the
+    data do. Only the facts of the field and of the language listed in
+    :data:`ALLOWED` may be typed, each matched with the words around it. String
+    literals a template prints (``{{ "… 0.047" }}``) count as prose too.
+
+``unknown-context``
+    A template path (``cohort.refracture.pct``) that the context does not hold.
+    Each template's Jinja syntax tree is walked with a real context, built from
+    the example cohort's results, so a misspelt or stale name is caught before a
+    build fails on it (or, inside a branch the example never takes, after).
+    Names a template sets itself (``{% set %}``, loop variables, ``loop``, macro
+    arguments) and those :mod:`refracture.report.render` adds (``sections``,
+    ``word_counts``, ``pagebreak`` and the environment's globals) are valid;
+    an included partial is checked with the names its includer has set.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+__all__ = [
+    "ALLOWED",
+    "Finding",
+    "example_context",
+    "find_hard_numbers",
+    "lint_templates",
+    "run_lint",
+    "template_context",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem at one place of one template."""
+
+    file: str
+    line: int
+    column: int
+    text: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.rule}: {self.text}"
+
+
+# --------------------------------------------------------------------------- rule (a)
+
+ALLOWED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), reason)
+    for pattern, reason in (
+        (
+            r"\b95 ?%(?= (?:profile-likelihood )?(?:CIs?|confidence intervals?)\b)",
+            "the conventional confidence level of an interval, not an estimate",
+        ),
+        (
+            r"osteoporosis at [\u2212-]2\.5\b",
+            "the WHO densitometric definition of osteoporosis, T ≤ −2.5 (Kanis 1994)",
+        ),
+        (
+            r"\b(?:C[1-7]|T1[0-2]|T[1-9]|L[1-5]|S[1-5])\b",
+            "vertebral level names (T12, L1, L1–L4), anatomy rather than data",
+        ),
+        (
+            r"interval includes 1\b",
+            "1 is the null value of an odds ratio, whatever the data",
+        ),
+        (
+            r"adding 0\.5 to every cell",
+            "the Haldane–Anscombe correction adds one half to each cell by definition",
+        ),
+        (
+            r"fewer than the 10 often recommended",
+            "the rule of thumb of ten events per variable (Peduzzi 1996)",
+        ),
+        (
+            r"Level of Evidence:\**\s*[1-5]\b",
+            "the journal's evidence grade of the study design, fixed by the design",
+        ),
+        (r"\bSHA-256\b", "the name of the hash function of the provenance appendix"),
+    )
+)
+"""Numbers that may be typed, each as (pattern with its context words, reason).
+
+A number counts only when it lies inside a match. Superscripts (χ²) and number
+words ("first", "two-sided") are not numbers to this lint, so they need no entry."""
+
+_JINJA = re.compile(r"\{##.*?##\}|\{\{.*?\}\}|\{%.*?%\}", re.S)
+_MARKUP = re.compile(
+    r"<!--.*?-->"  # HTML comments
+    r"|```.*?```"  # fenced code
+    r"|`[^`\n]*`"  # inline code
+    r"|(?<=\])\([^)\n]*\)"  # link and image targets
+    r"|\[\^[^\]\n]*\]"  # footnote marks
+    r"|\[-?@[^\]\n]*\]"  # citations [@key; @key]
+    r"|(?<![\w@])-?@\w[\w:.#$%&+?<>~/-]*"  # cross-references and bare citations
+    r"|\{[^{}\n]*\}"  # attribute blocks {#fig-x}, {.class}, {width=50%}
+    r"|</?[A-Za-z][^>\n]*>",  # raw HTML tags
+    re.S,
+)
+_YAML_QUOTED = re.compile(r"""^\s*(?:-\s+)?(?:[\w-]+:\s*)?(["'])(.*)\1\s*$""")
+NUMBER = re.compile(r"(?:(?<![\w.])[\u2212-])?(?<![0-9.,])[0-9]+(?:[.,][0-9]+)*(?: ?%)?")
+"""A number: digits, with a minus (U+2212 or hyphen), decimals, separators, a percent sign."""
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _mask(source: str) -> str:
+    """``source`` with everything that is not prose blanked out, offsets kept."""
+    text = _JINJA.sub(lambda m: _blank(m.group()), source)
+    front = re.match(r"---[ \t]*\n(.*?\n)---[ \t]*(?:\n|$)", text, re.S)
+    if front:  # front matter: settings are not prose, quoted values (a title) are
+        lines = []
+        for line in front.group(1).splitlines(keepends=True):
+            q = _YAML_QUOTED.match(line)
+            a, b = q.span(2) if q else (0, 0)
+            lines.append(_blank(line[:a]) + line[a:b] + _blank(line[b:]))
+        text = text[: front.start(1)] + "".join(lines) + text[front.end(1) :]
+    return _MARKUP.sub(lambda m: _blank(m.group()), text)
+
+
+def find_hard_numbers(text: str) -> Iterator[tuple[int, str]]:
+    """``(offset, number)`` of each number in prose ``text`` that no allow-list entry covers."""
+    allowed = [m.span() for pattern, _ in ALLOWED for m in pattern.finditer(text)]
+    for m in NUMBER.finditer(text):
+        if not any(a <= m.start() and m.end() <= b for a, b in allowed):
+            yield m.start(), m.group()
+
+
+def _snippet(line: str, start: int, end: int) -> str:
+    left = max(0, start - 30)
+    right = min(len(line), end + 30)
+    text = " ".join(line[left:right].split())
+    return ("…" if left else "") + text + ("…" if right < len(line) else "")
+
+
+def _display(path: Path) -> str:
+    """``path`` relative to the working folder when it lies inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _prose_numbers(name: str, source: str) -> list[Finding]:
+    masked = _mask(source)
+    out = []
+    lines = source.splitlines()
+    for offset, number in find_hard_numbers(masked):
+        line, col = _line_col(masked, offset)
+        snippet = _snippet(lines[line - 1], col - 1, col - 1 + len(number))
+        out.append(
+            Finding(name, line, col, f"hard-typed number {number} in “{snippet}”", "hard-number")
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- rule (b)
+
+
+class _Unknown:
+    """A value the lint cannot know (a filter's output, a macro argument): any use is valid."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+_MISSING = object()
+
+
+class _Samples:
+    """The items a loop variable takes: a lookup is valid when it works on any of them."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = list(items)
+
+
+_LOOP = SimpleNamespace(
+    **{
+        k: UNKNOWN
+        for k in (
+            "index",
+            "index0",
+            "revindex",
+            "revindex0",
+            "first",
+            "last",
+            "length",
+            "depth",
+            "depth0",
+            "previtem",
+            "nextitem",
+            "cycle",
+            "changed",
+        )
+    }
+)
+
+
+def template_context(results) -> dict[str, Any]:
+    """The full context the templates of a build of ``results`` receive: the context of
+    :func:`~refracture.report.context.build_context` plus what
+    :func:`~refracture.report.render.render_documents` adds (``sections``, ``word_counts``)."""
+    from refracture.report.context import build_context
+    from refracture.report.render import MAIN_SECTIONS
+    from refracture.report.sources import software_versions
+
+    ctx = build_context(results, software=software_versions("lint"))
+    names = ("abstract", *MAIN_SECTIONS, "key_points", "tables", "figures")
+    return {
+        **ctx,
+        "sections": dict.fromkeys(names, ""),
+        "word_counts": {"abstract": "0", "main": "0"},
+    }
+
+
+@lru_cache(maxsize=1)
+def example_context() -> dict[str, Any]:
+    """:func:`template_context` of the example cohort (its analyses run once per process)."""
+    from refracture.analysis.results import run_analyses
+    from refracture.analysis.settings import AnalysisSettings
+    from refracture.data.derive import derive
+    from refracture.data.example import example_path
+    from refracture.data.validate import load_cohort
+    from refracture.pipeline import DEFAULT_EPOCH
+    from refracture.provenance import provenance
+    from refracture.report.sources import software_versions
+
+    cohort = load_cohort(example_path())
+    settings = AnalysisSettings()
+    results = run_analyses(derive(cohort.patients, cohort.levels), settings)
+    # as the pipeline does: the supplement's provenance appendix needs this record
+    software = software_versions("the embedded engine")
+    results.meta["provenance"] = provenance(cohort, settings, software, DEFAULT_EPOCH)
+    return template_context(results)
+
+
+class _Walker:
+    """Walks a template's syntax tree with the names in scope and their sample values."""
+
+    def __init__(self, env, folder: Path, context: Mapping[str, Any]) -> None:
+        self.env = env
+        self.folder = folder
+        self.base = ChainMap(dict(context), dict(env.globals))
+        self.findings: set[Finding] = set()
+        self.file = ""
+        self.lines: list[str] = []
+        self.stack: list[str] = []
+
+    # ---- templates
+    def template(self, name: str, scope: ChainMap) -> None:
+        if name in self.stack or len(self.stack) > 20:  # an include cycle
+            return
+        path = self.folder / name
+        source = path.read_text(encoding="utf-8")
+        outer = self.file, self.lines
+        self.file, self.lines = _display(path), source.splitlines()
+        self.stack.append(name)
+        try:
+            self.body(self.env.parse(source, name, str(path)).body, scope)
+        finally:
+            self.stack.pop()
+            self.file, self.lines = outer
+
+    def report(self, node, text: str, needle: str) -> None:
+        line = getattr(node, "lineno", 1) or 1
+        src = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        col = src.find(needle) + 1 if needle and needle in src else 1
+        self.findings.add(Finding(self.file, line, col, text, "unknown-context"))
+
+    # ---- statements
+    def body(self, stmts: Iterable, scope: ChainMap) -> None:
+        for node in stmts:
+            self.stmt(node, scope)
+
+    def stmt(self, node, scope: ChainMap) -> None:
+        from jinja2 import nodes as n
+
+        if isinstance(node, n.Output):
+            for child in node.nodes:
+                if not isinstance(child, n.TemplateData):
+                    self.expr(child, scope)
+        elif isinstance(node, n.Assign):
+            self.bind(node.target, self.expr(node.node, scope), scope)
+        elif isinstance(node, n.AssignBlock):
+            self.body(node.body, scope)
+            self.bind(node.target, UNKNOWN, scope)
+        elif isinstance(node, n.For):
+            items = self.expr(node.iter, scope)
+            inner = scope.new_child({"loop": _LOOP})
+            self.bind(node.target, self.each(items), inner)
+            if node.test is not None:
+                self.expr(node.test, inner)
+            self.body(node.body, inner)
+            self.body(node.else_, scope)
+        elif isinstance(node, n.If):
+            self.expr(node.test, scope)
+            self.body(node.body, scope)
+            for elif_ in node.elif_:
+                self.stmt(elif_, scope)
+            self.body(node.else_, scope)
+        elif isinstance(node, n.Include):
+            if isinstance(node.template, n.Const) and isinstance(node.template.value, str):
+                self.template(node.template.value, scope.new_child())
+            else:
+                self.expr(node.template, scope)
+        elif isinstance(node, n.Macro | n.CallBlock):
+            inner = scope.new_child(
+                {"varargs": UNKNOWN, "kwargs": UNKNOWN, "caller": UNKNOWN, "loop": _LOOP}
+            )
+            for arg in node.args:
+                self.bind(arg, UNKNOWN, inner)
+            for default in node.defaults:
+                self.expr(default, scope)
+            if isinstance(node, n.CallBlock):
+                self.expr(node.call, scope)
+            self.body(node.body, inner)
+            if isinstance(node, n.Macro):
+                scope[node.name] = UNKNOWN
+        elif isinstance(node, n.Import | n.FromImport):
+            if isinstance(node, n.Import):
+                scope[node.target] = UNKNOWN
+            else:
+                for name in node.names:
+                    scope[name[1] if isinstance(name, tuple) else name] = UNKNOWN
+        elif isinstance(node, n.With):
+            inner = scope.new_child()
+            for target, value in zip(node.targets, node.values, strict=False):
+                self.bind(target, self.expr(value, scope), inner)
+            self.body(node.body, inner)
+        else:  # blocks, filter blocks, scopes, expression statements …
+            for child in node.iter_child_nodes():
+                if isinstance(child, n.Expr):
+                    self.expr(child, scope)
+                else:
+                    self.stmt(child, scope)
+
+    def bind(self, target, value: Any, scope: ChainMap) -> None:
+        from jinja2 import nodes as n
+
+        if isinstance(target, n.Name):
+            scope[target.name] = value
+        elif isinstance(target, n.Tuple):
+            for i, item in enumerate(target.items):
+                self.bind(item, self.unpack(value, i), scope)
+        elif isinstance(target, n.NSRef):
+            self.expr(n.Name(target.name, "load", lineno=target.lineno), scope)
+
+    # ---- values
+    @staticmethod
+    def each(items: Any) -> Any:
+        """A loop variable's sample: the items of a concrete sequence, else unknown."""
+        if isinstance(items, _Samples):
+            items = [x for xs in items.items if isinstance(xs, list | tuple) for x in xs]
+        if isinstance(items, Mapping):
+            items = list(items)
+        if isinstance(items, list | tuple) and items:
+            return _Samples(items)
+        return UNKNOWN
+
+    @staticmethod
+    def unpack(value: Any, i: int) -> Any:
+        if isinstance(value, _Samples):
+            got = [v[i] for v in value.items if isinstance(v, list | tuple) and len(v) > i]
+            return _Samples(got) if got else UNKNOWN
+        if isinstance(value, list | tuple) and len(value) > i:
+            return value[i]
+        return UNKNOWN
+
+    def lookup(self, value: Any, key: Any, attr: bool) -> Any:
+        """Jinja's lookup (``x.key`` if ``attr`` else ``x[key]``) on a sample, or ``_MISSING``."""
+        from jinja2 import Undefined
+
+        if isinstance(value, _Samples):
+            got = [r for v in value.items if (r := self.lookup(v, key, attr)) is not _MISSING]
+            return _Samples(got) if got else _MISSING
+        found = self.env.getattr(value, key) if attr else self.env.getitem(value, key)
+        return _MISSING if isinstance(found, Undefined) else found
+
+    def path(self, node) -> str:
+        from jinja2 import nodes as n
+
+        if isinstance(node, n.Name):
+            return node.name
+        if isinstance(node, n.Getattr):
+            return f"{self.path(node.node)}.{node.attr}"
+        if isinstance(node, n.Getitem):
+            arg = node.arg
+            key = repr(arg.value).replace("'", '"') if isinstance(arg, n.Const) else "…"
+            return f"{self.path(node.node)}[{key}]"
+        return "(…)"
+
+    def expr(self, node, scope: ChainMap) -> Any:
+        from jinja2 import nodes as n
+
+        if isinstance(node, n.Name):
+            if node.ctx != "load":
+                return UNKNOWN
+            if node.name in scope:
+                return scope[node.name]
+            if node.name in self.base:
+                return self.base[node.name]
+            self.report(node, f"unknown name {node.name}", node.name)
+            return UNKNOWN
+        if isinstance(node, n.Getattr | n.Getitem):
+            base = self.expr(node.node, scope)
+            if isinstance(node, n.Getattr):
+                key: Any = node.attr
+            elif isinstance(node.arg, n.Const):
+                key = node.arg.value
+            else:
+                self.expr(node.arg, scope)
+                return UNKNOWN
+            if base is UNKNOWN:
+                return UNKNOWN
+            found = self.lookup(base, key, isinstance(node, n.Getattr))
+            if found is _MISSING:
+                self.report(node, f"unknown context value {self.path(node)}", str(key))
+                return UNKNOWN
+            return found
+        if isinstance(node, n.Const):
+            return node.value
+        if isinstance(node, n.List | n.Tuple):
+            return [self.expr(item, scope) for item in node.items]
+        if isinstance(node, n.Call):
+            func = self.expr(node.node, scope)
+            for arg in (*node.args, *(k.value for k in node.kwargs)):
+                self.expr(arg, scope)
+            for extra in (node.dyn_args, node.dyn_kwargs):
+                if extra is not None:
+                    self.expr(extra, scope)
+            if (
+                isinstance(node.node, n.Getattr)
+                and node.node.attr in ("items", "keys", "values")
+                and func is not UNKNOWN
+            ):
+                owner = self.expr(node.node.node, scope.new_child())
+                if isinstance(owner, Mapping):
+                    return list(getattr(owner, node.node.attr)())
+            return UNKNOWN
+        if isinstance(node, n.Filter | n.Test):
+            registry = self.env.filters if isinstance(node, n.Filter) else self.env.tests
+            if node.name not in registry:
+                kind = "filter" if isinstance(node, n.Filter) else "test"
+                self.report(node, f"unknown {kind} {node.name}", node.name)
+        for child in node.iter_child_nodes():
+            self.expr(child, scope)
+        return UNKNOWN
+
+
+def _printed_literals(node) -> Iterator[Any]:
+    """String constants of an expression that end up in the text."""
+    from jinja2 import nodes as n
+
+    if isinstance(node, n.Const) and isinstance(node.value, str):
+        yield node
+    elif isinstance(node, n.Concat):
+        for item in node.nodes:
+            yield from _printed_literals(item)
+    elif isinstance(node, n.CondExpr):
+        yield from _printed_literals(node.expr1)
+        if node.expr2 is not None:
+            yield from _printed_literals(node.expr2)
+    elif isinstance(node, n.Filter) and node.node is not None:
+        yield from _printed_literals(node.node)
+    elif isinstance(node, n.Add):
+        yield from _printed_literals(node.left)
+        yield from _printed_literals(node.right)
+
+
+def _literal_numbers(name: str, source: str, tree) -> list[Finding]:
+    from jinja2 import nodes as n
+
+    lines = source.splitlines()
+    out = []
+    for output in tree.find_all(n.Output):
+        for child in output.nodes:
+            if isinstance(child, n.TemplateData):
+                continue
+            for const in _printed_literals(child):
+                for offset, number in find_hard_numbers(const.value):
+                    src = lines[const.lineno - 1] if 0 < const.lineno <= len(lines) else ""
+                    at = src.find(const.value)
+                    col = at + offset + 1 if at >= 0 else 1
+                    out.append(
+                        Finding(
+                            name,
+                            const.lineno,
+                            col,
+                            f"hard-typed number {number} in the printed string {const.value!r}",
+                            "hard-number",
+                        )
+                    )
+    return out
+
+
+def lint_templates(
+    folder: Path | None = None, context: Mapping[str, Any] | None = None
+) -> list[Finding]:
+    """Every finding of both rules in the ``*.j2`` templates of ``folder`` (default: the
+    installed templates), sorted by file and position.
+
+    ``context`` defaults to :func:`example_context` (which runs the example's analyses
+    once per process).
+    """
+    from jinja2 import TemplateSyntaxError
+    from jinja2 import nodes as n
+
+    from refracture.report.assets import templates_dir
+    from refracture.report.render import template_environment
+
+    folder = Path(folder) if folder is not None else templates_dir()
+    env = template_environment()
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.j2"))
+    findings: set[Finding] = set()
+    included: set[str] = set()
+    parsed: list[str] = []
+    for name in names:
+        path = folder / name
+        source = path.read_text(encoding="utf-8")
+        shown = _display(path)
+        findings.update(_prose_numbers(shown, source))
+        try:
+            tree = env.parse(source, name, str(path))
+        except TemplateSyntaxError as e:
+            findings.add(Finding(shown, e.lineno or 1, 1, e.message or str(e), "syntax"))
+            continue
+        parsed.append(name)
+        findings.update(_literal_numbers(shown, source, tree))
+        for inc in tree.find_all(n.Include):
+            if isinstance(inc.template, n.Const):
+                included.add(str(inc.template.value))
+    walker = _Walker(env, folder, example_context() if context is None else context)
+    for name in parsed:
+        if name not in included:  # partials are checked with the names their includer sets
+            walker.template(name, ChainMap())
+    findings.update(walker.findings)
+    return sorted(findings)
+
+
+def run_lint(folder: Path | None = None) -> int:
+    """Print each finding as ``file:line:col: rule: text``; 1 if there is any, else 0."""
+    findings = lint_templates(folder)
+    for f in findings:
+        print(f, file=sys.stdout)
+    return 1 if findings else 0
