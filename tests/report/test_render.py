@@ -20,25 +20,14 @@ from jinja2 import UndefinedError
 
 from refracture.report.context import Author, ManuscriptMeta, build_context
 from refracture.report.render import md_escape, render_documents, template_environment, word_count
+from refracture.report.sources import ANALYSIS_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "report"
 # Versions are fixed here so the snapshot does not change with the installed libraries.
-SOFTWARE = {
-    k: "0.0"
-    for k in (
-        "python",
-        "refracture",
-        "pandas",
-        "numpy",
-        "scipy",
-        "statsmodels",
-        "lifelines",
-        "firthmodels",
-        "tableone",
-        "matplotlib",
-    )
-} | {"renderer": "the embedded engine (pandoc 0.0, typst 0.0)"}
+SOFTWARE = {k: "0.0" for k in ("python", "refracture", *ANALYSIS_PACKAGES)} | {
+    "renderer": "the embedded engine (pandoc 0.0, typst 0.0)"
+}
 
 HOSTILE = [
     "{{< pagebreak >}}",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from refracture.report.format import Formatter
+from refracture.report.format import finite as _finite
 from refracture.report.tables import (
     MAIN_TABLES,
     SUPPLEMENTARY_TABLES,
@@ -103,13 +104,6 @@ UNITS: dict[str, str] = {
 
 WHO_OSTEOPOROSIS = -2.5
 """T-score at or below which densitometry defines osteoporosis (Kanis 1994)."""
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 def _sig(p: Any, alpha: float) -> bool:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-__all__ = ["MINUS", "NOT_ESTIMABLE", "Formatter"]
+__all__ = ["MINUS", "NOT_ESTIMABLE", "Formatter", "finite"]
 
 MINUS = "\u2212"
 NOT_ESTIMABLE = "n.e."
@@ -30,6 +30,11 @@ def _is_missing(x: object) -> bool:
         return not math.isfinite(float(x))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return True
+
+
+def finite(x: object) -> bool:
+    """A real, finite number (not None, NaN, infinity or text)."""
+    return not _is_missing(x)
 
 
 @dataclass(frozen=True)

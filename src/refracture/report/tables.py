@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refracture.report.format import Formatter
+from refracture.report.format import finite as _finite
 
 if TYPE_CHECKING:
     from refracture.analysis.results import Results
@@ -69,13 +70,6 @@ class Table:
             (":" + "-" * max(3, w)) if a == "l" else ("-" * max(3, w) + ":")
             for a, w in zip(self.align, widths, strict=True)
         )
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 def true_minus(label: str, f: Formatter) -> str:
