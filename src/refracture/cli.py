@@ -137,6 +137,17 @@ def build(
             "(pandoc + typst from PyPI).",
         ),
     ] = "auto",
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even when no input changed.")
+    ] = False,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            help="An earlier build folder or results.json: the supplement gets a "
+            "'Changes since the previous version' appendix listing every changed number.",
+        ),
+    ] = None,
 ) -> None:
     """Build the paper and its supplement from the data into the build folder.
 
@@ -166,7 +177,15 @@ def build(
             formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
             style=style,
             engine=engine,
+            force=force,
+            since=since,
         )
+    if outcome.up_to_date:
+        typer.echo(
+            f"{outcome.out} is up to date: data, templates, options and refracture are "
+            "unchanged since it was built (use --force to rebuild)."
+        )
+        return
     for w in outcome.warnings:
         console.print(f"warning: {w}")
     typer.echo(f"Built {len(outcome.files)} files in {outcome.out} with {outcome.engine}:")

@@ -7,6 +7,7 @@ every stage succeeded, so a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -46,6 +47,7 @@ class BuildOutcome:
     files: tuple[str, ...]
     warnings: tuple[str, ...]
     engine: str = ""
+    up_to_date: bool = False
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -105,6 +107,20 @@ def staged_output(out: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _read_since(since: Path | None) -> tuple[dict, str] | None:
+    """The earlier build's results (``--since``) and their digest, read before anything
+    is replaced (``--since`` may name the very folder this build will swap out)."""
+    if since is None:
+        return None
+    import hashlib
+
+    from refracture.diff import load_results
+
+    old = load_results(since)
+    digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
+    return old, digest
+
+
 def build(
     data: Path | None,
     out: Path,
@@ -113,6 +129,8 @@ def build(
     formats: tuple[str, ...] = ("html", "pdf", "docx"),
     style: str = "submission",
     engine: str = "auto",
+    force: bool = False,
+    since: Path | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -120,6 +138,19 @@ def build(
     a bad option fails at once; nothing of an earlier build is touched unless
     every stage succeeds.
     """
+    from refracture.stamp import build_stamp, is_up_to_date, write_stamp
+
+    old_results = _read_since(since)
+    options = {
+        "formats": list(formats),
+        "style": style,
+        "engine": engine,
+        "since": old_results[1] if old_results else None,
+    }
+    stamp = build_stamp(data, options)
+    if not force and is_up_to_date(out, stamp):
+        return BuildOutcome(out=out.resolve(), files=(), warnings=(), up_to_date=True)
+
     from refracture import __version__
     from refracture.errors import ConfigError
     from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
@@ -172,9 +203,15 @@ def build(
         say(labels["write"])
         results.write(tmp)
         say(f"{labels['sources']} ({renderer.reason})")
-        from refracture.report.sources import software_versions, write_sources
+        from refracture.report.sources import write_sources
 
-        write_sources(results, tmp, style=style, software=software_versions(renderer.description))
+        changes = None
+        if old_results:
+            from refracture.diff import diff_results, to_markdown
+
+            now = json.loads(results.to_json())
+            changes = to_markdown(diff_results(old_results[0], now), level=1)
+        write_sources(results, tmp, style=style, software=software, changes=changes)
         from refracture.report.engine import render_all
 
         render_all(
@@ -191,6 +228,7 @@ def build(
         identifiers = cohort.patients["patient_id"].astype(str).tolist()
         check_no_identifiers(tmp, identifiers)  # a hit fails the build: nothing is published
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
+        write_stamp(tmp, stamp, files)
     warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)
     short = unchecked_identifiers(identifiers)
     if short:

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 from refracture.report.format import Formatter
 from refracture.report.format import finite as _finite
 from refracture.report.tables import (
@@ -601,6 +603,7 @@ def build_context(
     style: str = "submission",
     software: dict[str, str] | None = None,
     formatter: Formatter | None = None,
+    changes: str | None = None,
 ) -> dict[str, Any]:
     """Everything the templates print, formatted; ``software`` names versions used."""
     meta = meta or ManuscriptMeta()
@@ -647,4 +650,6 @@ def build_context(
         "software": dict(sorted((software or {}).items())),
         "seed": str(results.meta.get("seed", "")),
         "provenance": _provenance(results, f),
+        # "Changes since the previous version": Markdown made (and escaped) by refracture.diff
+        "changes": Markup(changes) if changes else None,
     }

@@ -65,12 +65,13 @@ def write_sources(
     style: str,
     software: dict[str, str],
     meta: ManuscriptMeta | None = None,
+    changes: str | None = None,
 ) -> list[Path]:
     """Render the templates into ``project`` and write the display tables."""
     from refracture.report.context import build_context
     from refracture.report.render import render_documents
 
-    ctx = build_context(results, meta, style=style, software=software)
+    ctx = build_context(results, meta, style=style, software=software, changes=changes)
     docs = render_documents(ctx)
     report = project / "report"
     (report / "assets").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,109 @@
+"""Rebuild only when something changed: a content hash of everything a build reads.
+
+The stamp hashes the input data files, the templates and render assets, the
+refracture source itself (so a changed formula counts, not only a new version
+number), the build options and the environment that changes outputs
+(``SOURCE_DATE_EPOCH``, which Quarto would be used). It is written into the
+build folder as :data:`STAMP_NAME`; a build whose stamp matches the one in its
+folder has nothing to do. This module imports only the standard library, so the
+"up to date" answer comes before pandas, statsmodels or matplotlib are loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+__all__ = ["STAMP_NAME", "build_stamp", "is_up_to_date", "write_stamp"]
+
+STAMP_NAME = ".refracture-build.json"
+
+_DATA_SUFFIXES = {".csv", ".parquet", ".xlsx"}
+
+
+def _data_files(data: Path | None) -> list[Path]:
+    """The files a load of ``data`` may read (the example cohort when None)."""
+    if data is None:
+        from refracture.data.example import example_path
+
+        data = example_path()
+    data = Path(data)
+    if data.is_file():
+        return [data]
+    if not data.is_dir():
+        return []
+    return sorted(
+        p
+        for p in data.iterdir()
+        if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES and not p.name.startswith("~$")
+    )
+
+
+def _tree(folder: Path, suffixes: Iterable[str] | None = None) -> list[Path]:
+    wanted = set(suffixes) if suffixes is not None else None
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and (wanted is None or p.suffix in wanted)
+    )
+
+
+def _digest(paths: Iterable[Path], root: Path | None = None) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        name = p.relative_to(root).as_posix() if root else p.name
+        h.update(name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, object]:
+    """The stamp of a build of ``data`` with ``options`` (formats, style, engine, …)."""
+    import refracture
+    from refracture.report.assets import templates_dir
+
+    package = Path(refracture.__file__).parent
+    templates = templates_dir()
+    quarto = os.environ.get("QUARTO_PATH") or shutil.which("quarto") or ""
+    parts = {
+        "data": _digest(_data_files(data)),
+        "templates": _digest(_tree(templates), templates),
+        "refracture": refracture.__version__
+        + ":"
+        + _digest(_tree(package, {".py", ".csv"}), package),
+        "options": json.dumps(dict(options), sort_keys=True, default=str),
+        "environment": json.dumps(
+            {
+                "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", ""),
+                "quarto": quarto,
+                "python": ".".join(map(str, sys.version_info[:3])),
+            },
+            sort_keys=True,
+        ),
+    }
+    total = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return {"hash": total, "parts": parts}
+
+
+def is_up_to_date(out: Path, stamp: Mapping[str, object]) -> bool:
+    """True when ``out`` holds a complete build made from exactly these inputs."""
+    path = Path(out) / STAMP_NAME
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if old.get("hash") != stamp["hash"]:
+        return False
+    return all((Path(out) / f).is_file() for f in old.get("files", []))
+
+
+def write_stamp(folder: Path, stamp: Mapping[str, object], files: Iterable[str]) -> Path:
+    """Record the stamp and the files the build made (checked again by is_up_to_date)."""
+    path = Path(folder) / STAMP_NAME
+    record = {**stamp, "files": sorted(files)}
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
