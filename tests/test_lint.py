@@ -19,8 +19,16 @@ from refracture.report.assets import templates_dir
 
 
 @pytest.fixture(scope="module")
-def context(example_results) -> dict:
-    return template_context(example_results)
+def context(example_results, example_cohort) -> dict:
+    """The example's template context, with the provenance record a build adds."""
+    from refracture.analysis.results import Results
+    from refracture.analysis.settings import AnalysisSettings
+    from refracture.pipeline import DEFAULT_EPOCH
+    from refracture.provenance import provenance
+
+    record = provenance(example_cohort, AnalysisSettings(), {"python": "3"}, DEFAULT_EPOCH)
+    meta = {**example_results.meta, "provenance": record}
+    return template_context(Results(analyses=example_results.analyses, meta=meta))
 
 
 @pytest.fixture
