@@ -168,3 +168,40 @@ def test_lint_passes_on_the_shipped_templates_and_fails_on_a_planted_number(cli,
     assert r.returncode == 1
     assert "introduction.md.j2" in r.stdout
     assert "6.88" in r.stdout
+
+
+def test_set_override_changes_the_model_and_the_text(cli, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = cli(
+        "build",
+        "--out",
+        str(out),
+        "--formats",
+        "html",
+        "--set",
+        "analysis.model.covariates=[age,bmi]",
+    )
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    terms = [row["term"] for row in results["analyses"]["multivariable"]["table"]]
+    assert terms == ["age", "bmi"]
+    text = (out / "report" / "manuscript.qmd").read_text(encoding="utf-8")
+    assert "model of any subsequent fracture included age and body mass index" in text
+
+
+def test_variant_builds_into_its_own_folder(cli, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = cli("build", "--out", str(out), "--formats", "html", "--variant", "exclude_steroids")
+    assert r.returncode == 0, r.stderr
+    variant = tmp_path / "out-exclude_steroids"
+    assert not out.exists()
+    text = (variant / "report" / "manuscript.qmd").read_text(encoding="utf-8")
+    assert "excluded 9 patients on long-term glucocorticoids" in text
+    assert "We reviewed 84 patients" in text
+
+
+def test_bad_configuration_lists_every_problem(cli, tmp_path) -> None:
+    r = cli("build", "--out", str(tmp_path / "o"), "--set", "analysis.alpha=2", "--variant", "x")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "analysis.alpha" in r.stderr

@@ -117,26 +117,51 @@ def build(
         Path | None,
         typer.Option("--data", help="Cohort to use (default: the built-in example cohort)."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Build folder.")] = Path("_manuscript"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Build folder (default: _manuscript).")
+    ] = None,
     formats: Annotated[
-        str, typer.Option("--formats", help="Comma-separated: html, pdf, docx.")
-    ] = "html,pdf,docx",
+        str | None,
+        typer.Option("--formats", help="Comma-separated: html, pdf, docx (default: all)."),
+    ] = None,
     style: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--style",
             help="PDF style: 'submission' (double spacing, line numbers, tables and "
-            "legends after the references) or 'article' (typeset preprint).",
+            "legends after the references, the default) or 'article' (typeset preprint).",
         ),
-    ] = "submission",
+    ] = None,
     engine: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--engine",
             help="auto (Quarto when installed, else embedded), quarto, or embedded "
             "(pandoc + typst from PyPI).",
         ),
-    ] = "auto",
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (default: refracture.yml in this folder, if any).",
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override one configuration key, e.g. --set analysis.alpha=0.01 or "
+            "--set analysis.model.covariates=[age,bmi] (repeatable).",
+        ),
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="Build the named variant of the configuration into its own folder (OUT-NAME).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even when no input changed.")
     ] = False,
@@ -159,6 +184,18 @@ def build(
 
     from refracture.pipeline import build as run_build
 
+    cfg = _load_config(config, overrides or [], variant)
+    if cfg is not None:
+        data = data if data is not None else cfg.data.path
+        out = out if out is not None else Path(cfg.output.out)
+        formats = formats if formats is not None else ",".join(cfg.output.formats)
+        style = style or cfg.output.style
+        engine = engine or cfg.output.engine
+    out = out if out is not None else Path("_manuscript")
+    if variant:
+        out = out.with_name(f"{out.name}-{variant}")
+    formats = formats if formats is not None else "html,pdf,docx"
+
     console = Console(stderr=True, highlight=False)
     quiet = not console.is_terminal
     with console.status("Starting…", spinner="dots") as status:
@@ -175,10 +212,11 @@ def build(
             out,
             progress,
             formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
-            style=style,
-            engine=engine,
+            style=style or "submission",
+            engine=engine or "auto",
             force=force,
             since=since,
+            config=cfg,
         )
     if outcome.up_to_date:
         typer.echo(
@@ -228,6 +266,19 @@ def lint(
     status = run_lint(templates)
     if status:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _load_config(path: Path | None, overrides: list[str], variant: str | None):
+    """The configuration in effect, or None when there is none at all (built-in defaults)."""
+    default = Path("refracture.yml")
+    if path is None and not overrides and not variant and not default.is_file():
+        return None
+    from refracture.config import load_config
+
+    if path is None and default.is_file():
+        path = default
+    cfg = load_config(path, overrides)
+    return cfg.variant(variant) if variant else cfg
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ every stage succeeded, so a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from refracture.config import Config
 
 __all__ = ["BuildOutcome", "build", "stage_names"]
 
@@ -107,6 +112,22 @@ def staged_output(out: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _config_hash(config: Config | None) -> str | None:
+    if config is None:
+        return None
+    from refracture.config import config_hash
+
+    return config_hash(config)
+
+
+def _meta(config: Config | None, data: Path | None):
+    """Title-page facts; the synthetic-data notice only for the built-in example."""
+    from refracture.report.context import ManuscriptMeta
+
+    meta = config.manuscript_meta() if config is not None else ManuscriptMeta()
+    return dataclasses.replace(meta, synthetic=meta.synthetic and data is None)
+
+
 def _read_since(since: Path | None) -> tuple[dict, str] | None:
     """The earlier build's results (``--since``) and their digest, read before anything
     is replaced (``--since`` may name the very folder this build will swap out)."""
@@ -131,6 +152,7 @@ def build(
     engine: str = "auto",
     force: bool = False,
     since: Path | None = None,
+    config: Config | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -146,6 +168,7 @@ def build(
         "style": style,
         "engine": engine,
         "since": old_results[1] if old_results else None,
+        "config": _config_hash(config),
     }
     stamp = build_stamp(data, options)
     if not force and is_up_to_date(out, stamp):
@@ -174,6 +197,12 @@ def build(
 
     say(labels["load"])
     cohort = load_cohort(source)
+    filtered: list[str] = []
+    if config is not None:
+        from refracture.config import apply_cohort_filters
+
+        patients, levels, filtered = apply_cohort_filters(cohort.patients, cohort.levels, config)
+        cohort = dataclasses.replace(cohort, patients=patients, levels=levels)
 
     say(labels["derive"])
     from refracture.data.derive import derive
@@ -186,7 +215,7 @@ def build(
     from refracture.provenance import provenance
     from refracture.report.sources import software_versions
 
-    settings = AnalysisSettings()
+    settings = config.analysis_settings() if config is not None else AnalysisSettings()
     results = run_analyses(
         derived, settings, progress=lambda label: say(f"{labels['analyse']}: {label}")
     )
@@ -194,6 +223,10 @@ def build(
     results.meta["refracture_version"] = __version__
     software = software_versions(renderer.description)
     results.meta["provenance"] = provenance(cohort, settings, software, epoch)
+    if config is not None:
+        results.meta["provenance"]["config"] = config.resolved()
+    if filtered:
+        results.meta["cohort_filters"] = filtered
 
     with staged_output(out) as tmp:
         say(labels["figures"])
@@ -211,7 +244,9 @@ def build(
 
             now = json.loads(results.to_json())
             changes = to_markdown(diff_results(old_results[0], now), level=1)
-        write_sources(results, tmp, style=style, software=software, changes=changes)
+        write_sources(
+            results, tmp, style=style, software=software, meta=_meta(config, data), changes=changes
+        )
         from refracture.report.engine import render_all
 
         render_all(

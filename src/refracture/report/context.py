@@ -650,6 +650,8 @@ def build_context(
         "software": dict(sorted((software or {}).items())),
         "seed": str(results.meta.get("seed", "")),
         "provenance": _provenance(results, f),
+        # what the configuration excluded or filtered ("excluded 9 patients on …")
+        "cohort_filters": [str(x) for x in results.meta.get("cohort_filters", [])],
         # "Changes since the previous version": Markdown made (and escaped) by refracture.diff
         "changes": Markup(changes) if changes else None,
     }
