@@ -271,3 +271,17 @@ def test_headline(example_data, published):
             f"({row['ci_low']:.3f} to {row['ci_high']:.3f}) P={row['p']:.4f} "
             f"levels={row['n']} patients={row['n_clusters']}"
         )
+
+
+def test_perfect_fit_is_not_estimable_rather_than_a_crash() -> None:
+    """Residuals all zero (found by the property test): the working correlation is
+    undefined, so the fit says so instead of dividing by zero."""
+    import numpy as np
+
+    from refracture.analysis.gee import fit_gee
+
+    t = np.array([-2.0, -2.0, -3.0, -3.0, -2.0, -3.0])
+    group = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0])  # t is exactly linear in group
+    fit = fit_gee(t, group[:, None], np.array([0, 0, 1, 1, 2, 2]), "gaussian")
+    assert not fit.ok
+    assert any("working correlation" in note for note in fit.notes)

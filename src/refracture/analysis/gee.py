@@ -132,9 +132,14 @@ def fit_gee(
         return Xc, y - eta
 
     def moment_alpha(r: np.ndarray) -> float:
-        phi = float(np.sum(r**2)) / (n - k)
+        """Moment estimate of the exchangeable correlation; NaN where it is undefined
+        (no residual variance, or no more within-cluster pairs than coefficients)."""
+        ss = float(np.sum(r**2))
+        if n <= k or n_pairs <= k or not ss > 0:
+            return math.nan
+        phi = ss / (n - k)
         within = _cluster_sums(r, codes, n_groups)
-        pairs = 0.5 * float(np.sum(within**2) - np.sum(r**2))
+        pairs = 0.5 * float(np.sum(within**2) - ss)
         return pairs / phi / (n_pairs - k)
 
     def weights(alpha: float) -> tuple[float, np.ndarray]:
