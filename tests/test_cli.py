@@ -205,3 +205,19 @@ def test_bad_configuration_lists_every_problem(cli, tmp_path) -> None:
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "analysis.alpha" in r.stderr
+
+
+def test_reanalyze_sets_variants_beside_the_main_analysis(cli, tmp_path) -> None:
+    out = tmp_path / "m"
+    r = cli("reanalyze", "--out", str(out), "--formats", "html", timeout=900)
+    assert r.returncode == 0, r.stderr
+    for name in ("m", "m-exclude_steroids", "m-kyphoplasty_only"):
+        assert (tmp_path / name / "manuscript.html").is_file(), name
+    table = (tmp_path / "m-reanalyses" / "tables" / "reanalyses.csv").read_text(encoding="utf-8")
+    lines = {line.split(",")[0]: line for line in table.splitlines()}
+    assert lines["Result"] == "Result,Main analysis,exclude_steroids,kyphoplasty_only"
+    assert lines["Patients"] == "Patients,93,84,35"
+    # the first significant cutoff moves in both variants: marked as a changed conclusion
+    assert lines["First significant cutoff"] == "First significant cutoff,T ≤ −2.2,T ≤ −2.5‡,none‡"
+    html = (tmp_path / "m-reanalyses" / "reanalyses.html").read_text(encoding="utf-8")
+    assert "excluded 9 patients on long-term glucocorticoids" in html

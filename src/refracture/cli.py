@@ -232,6 +232,54 @@ def build(
 
 
 @app.command()
+def reanalyze(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Main build folder (default: _manuscript).")
+    ] = None,
+    formats: Annotated[
+        str | None, typer.Option("--formats", help="Comma-separated: html, pdf, docx.")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="auto, quarto or embedded.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Configuration file (default: refracture.yml).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one configuration key.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild every analysis.")] = False,
+) -> None:
+    """Build the main analysis and every named variant, then a Reanalyses supplement.
+
+    Each variant is a complete paper in OUT-NAME; OUT-reanalyses holds the
+    side-by-side table of key results with every changed conclusion marked.
+    """
+    from rich.console import Console
+
+    from refracture.reanalyze import reanalyze as run
+
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is None:
+        from refracture.config import load_config
+
+        cfg = load_config(None)
+    out = out if out is not None else Path(cfg.output.out)
+    fmts = formats.split(",") if formats else list(cfg.output.formats)
+    console = Console(stderr=True, highlight=False)
+    dest = run(
+        cfg,
+        out,
+        formats=tuple(x.strip().lower() for x in fmts if x.strip()),
+        style=cfg.output.style,
+        engine=engine or cfg.output.engine,
+        force=force,
+        progress=lambda label: console.print(f"• {label}"),
+    )
+    typer.echo(f"Reanalyses written to {dest}")
+
+
+@app.command()
 def diff(
     old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
     new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],

@@ -233,6 +233,8 @@ def template_context(results) -> dict[str, Any]:
         **ctx,
         "sections": dict.fromkeys(names, ""),
         "word_counts": {"abstract": "0", "main": "0"},
+        # not a template name: the results, for templates with a context of their own
+        "_results": results,
     }
 
 
@@ -516,6 +518,18 @@ def _literal_numbers(name: str, source: str, tree) -> list[Finding]:
     return out
 
 
+def _reanalyses_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+    import json
+
+    from refracture.reanalyze import sample_context
+
+    return sample_context(json.loads(ctx["_results"].to_json()))
+
+
+OWN_CONTEXT: dict[str, Any] = {"reanalyses.qmd.j2": _reanalyses_context}
+"""Templates rendered with a context of their own, and how to make a sample of it."""
+
+
 def lint_templates(
     folder: Path | None = None, context: Mapping[str, Any] | None = None
 ) -> list[Finding]:
@@ -552,10 +566,17 @@ def lint_templates(
         for inc in tree.find_all(n.Include):
             if isinstance(inc.template, n.Const):
                 included.add(str(inc.template.value))
-    walker = _Walker(env, folder, example_context() if context is None else context)
+    ctx = example_context() if context is None else context
+    walker = _Walker(env, folder, ctx)
     for name in parsed:
-        if name not in included:  # partials are checked with the names their includer sets
-            walker.template(name, ChainMap())
+        if name in included:  # partials are checked with the names their includer sets
+            continue
+        if name in OWN_CONTEXT:  # a document of its own (not the manuscript's context)
+            own = _Walker(env, folder, OWN_CONTEXT[name](ctx))
+            own.template(name, ChainMap())
+            findings.update(own.findings)
+            continue
+        walker.template(name, ChainMap())
     findings.update(walker.findings)
     return sorted(findings)
 

@@ -1,0 +1,257 @@
+"""Reanalyses: the main analysis and every named variant, side by side.
+
+``refracture reanalyze`` builds the main analysis into ``OUT`` and each variant
+of the configuration into ``OUT-NAME`` (each a complete paper; unchanged ones
+are no-ops), then writes ``OUT-reanalyses/``: a "Reanalyses" supplement whose
+table sets the key results of every analysis beside the main one (N, events,
+first significant cutoff, key estimates with CIs and P values), marking each
+result whose significance or direction differs from the main analysis.
+
+Values are read from each build's ``results.json``; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from refracture.report.format import Formatter
+from refracture.report.tables import Table
+
+__all__ = ["Cell", "comparison_table", "key_results", "reanalyses_context", "reanalyze"]
+
+FLIP = "\u2021"  # ‡ marks a result whose significance or direction differs from the main one
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    p: float | None = None  # for significance flips
+    direction: int = 0  # +1 / −1 around the null value, 0 when undefined
+
+
+def _rows(doc: dict, name: str) -> dict[str, dict]:
+    table = doc["analyses"].get(name, {}).get("table", [])
+    return {(r["term"] if name != "level_gee" else f"{r['model']}:{r['term']}"): r for r in table}
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def _ratio(f: Formatter, row: dict | None) -> Cell:
+    if not row or f.absent(row.get("estimate")):
+        return Cell(f.missing)
+    est = row["estimate"]
+    text = f.estimate_ci_flat(est, row.get("ci_low"), row.get("ci_high"), f.or_decimals)
+    p = row.get("p")
+    if _finite(p):
+        text += f"; {f.p_value(p, symbol=True)}"
+    return Cell(text, p if _finite(p) else None, (est > 1) - (est < 1))
+
+
+def key_results(doc: dict, f: Formatter) -> dict[str, Cell]:
+    """The quantities a reviewer compares, formatted, from one results.json."""
+    cohort = _rows(doc, "cohort")
+    thr = doc["analyses"]["thresholds"]["meta"]
+    out: dict[str, Cell] = {
+        "Patients": Cell(f.count(cohort["patients"]["estimate"])),
+        "Patients with a subsequent fracture": Cell(
+            f.n_percent(cohort["refracture"]["estimate"], cohort["refracture"]["percent"])
+        ),
+        "Levels analysed (fractured)": Cell(
+            f"{f.count(doc['analyses']['table1_levels']['meta']['group_n']['overall'])} "
+            f"({f.count(doc['analyses']['table1_levels']['meta']['group_n']['fractured'])})"
+        ),
+    }
+    first = thr.get("first_significant_cutoff")
+    out["First significant cutoff"] = Cell(f"T \u2264 {f.cutoff(first)}" if first else "none")
+    if first is not None:
+        row = _rows(doc, "thresholds").get(f"T \u2264 {f.cutoff(first)}")
+        out["OR at the first significant cutoff"] = _ratio(f, row)
+    auc = _rows(doc, "roc").get("auc")
+    if auc and not f.absent(auc.get("estimate")):
+        out["AUC of the level T-score"] = Cell(
+            f.estimate_ci_flat(auc["estimate"], auc["ci_low"], auc["ci_high"], 2)
+            + (f"; {f.p_value(auc['p'], symbol=True)}" if _finite(auc.get("p")) else ""),
+            auc.get("p") if _finite(auc.get("p")) else None,
+            (auc["estimate"] > 0.5) - (auc["estimate"] < 0.5),
+        )
+    out["GEE: OR per unit lower T-score"] = _ratio(
+        f, _rows(doc, "level_gee").get("continuous:tscore_lower")
+    )
+    # under separation the Firth model is primary (as in the manuscript's Table 4)
+    multi = doc["analyses"]["multivariable"]["meta"]
+    adjusted = "firth" if multi.get("primary") == "firth" else "multivariable"
+    for term, row in _rows(doc, adjusted).items():
+        cell = _ratio(f, row)
+        if adjusted == "firth" and cell.text != f.missing:
+            cell = dataclasses.replace(cell, text=f"{cell.text} (Firth)")
+        out[f"Adjusted OR: {row.get('label') or term}"] = cell
+    logrank = _rows(doc, "survival").get("logrank")
+    if logrank and _finite(logrank.get("p")):
+        out["Log-rank test by T-score group"] = Cell(
+            f.p_value(logrank["p"], symbol=True), logrank["p"]
+        )
+    return out
+
+
+def _differs(main: Cell | None, other: Cell, alpha: float) -> bool:
+    if main is None:
+        return False
+    if main.p is not None and other.p is not None and (main.p < alpha) != (other.p < alpha):
+        return True
+    return bool(main.direction and other.direction and main.direction != other.direction)
+
+
+def comparison_table(
+    docs: dict[str, dict], f: Formatter, alpha: float, label: Callable[[str], str] = str
+) -> Table:
+    """Rows: key results; columns: the main analysis, then each variant (‡ = differs)."""
+    names = list(docs)
+    keyed = {name: key_results(doc, f) for name, doc in docs.items()}
+    main = keyed[names[0]]
+    quantities = list(dict.fromkeys(q for k in keyed.values() for q in k))
+    rows = []
+    flips = 0
+    for q in quantities:
+        cells = [q]
+        for name in names:
+            cell = keyed[name].get(q)
+            if cell is None:
+                cells.append("\u2014")
+                continue
+            mark = ""
+            if name != names[0] and (
+                _differs(main.get(q), cell, alpha)
+                or (q == "First significant cutoff" and cell.text != main[q].text)
+            ):
+                mark, flips = FLIP, flips + 1
+            cells.append(cell.text + mark)
+        rows.append(tuple(cells))
+    notes = [
+        "Each column is a complete build of the paper; values are read from its results.json.",
+        f"{FLIP} differs from the main analysis: significance at P < {f.num(alpha, 2)} "
+        "changed, the estimate changed direction, or the first significant cutoff moved.",
+    ]
+    return Table(
+        label="reanalyses",
+        caption="Key results of the main analysis and of each reanalysis.",
+        header=("Result", *(label(n) for n in names)),
+        align=("l", *(["r"] * len(names))),
+        rows=tuple(rows),
+        notes=tuple(notes),
+    )
+
+
+def reanalyses_context(
+    title: str, date: str, synthetic: bool, variants: list[dict], table: Table
+) -> dict[str, Any]:
+    """What ``templates/reanalyses.qmd.j2`` prints (all formatted strings)."""
+    return {
+        "title": title,
+        "date": date,
+        "style": "article",
+        "synthetic": synthetic,
+        "variants": variants,
+        "entry": {"table": table, "ref": "@tbl-reanalyses", "name": "Table 1"},
+        "label": "tbl-reanalyses",
+    }
+
+
+def sample_context(results: dict) -> dict[str, Any]:
+    """A reanalyses context from one results.json set beside itself (for the lint)."""
+    f = Formatter()
+    table = comparison_table({"main": results, "variant": results}, f, 0.05)
+    variant = {"name": "variant", "changes": ["cohort.filters.procedure = KP"], "filters": ["x"]}
+    return reanalyses_context("Title", "2026-11-25", True, [variant], table)
+
+
+def _flat(mapping: Any, prefix: str = "") -> list[str]:
+    """``cohort.filters.procedure = KP`` lines of a variant's overrides."""
+    if not isinstance(mapping, dict):
+        return [f"{prefix} = {mapping}"]
+    out: list[str] = []
+    for key, value in mapping.items():
+        out += _flat(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def reanalyze(
+    config,
+    out: Path,
+    *,
+    formats: tuple[str, ...],
+    style: str,
+    engine: str,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Build the main analysis and every variant, then the Reanalyses supplement."""
+    from refracture.diff import load_results
+    from refracture.pipeline import build, staged_output
+    from refracture.report.engine import choose_engine, render_all, source_date_epoch
+    from refracture.report.render import template_environment
+    from refracture.report.tables import write_csv
+
+    say = progress or (lambda _label: None)
+    if not config.variants:
+        from refracture.errors import ConfigError
+
+        raise ConfigError("the configuration names no variants: add some under 'variants:'")
+    folders = {"main": out}
+    for name in sorted(config.variants):
+        folders[name] = out.with_name(f"{out.name}-{name}")
+    for name, folder in folders.items():
+        cfg = config if name == "main" else config.variant(name)
+        say(f"Building {'the main analysis' if name == 'main' else 'variant ' + name}")
+        build(
+            cfg.data.path,
+            folder,
+            lambda label, n=name: say(f"  {n}: {label}"),
+            formats=formats,
+            style=style,
+            engine=engine,
+            force=force,
+            config=cfg,
+        )
+    docs = {name: load_results(folder) for name, folder in folders.items()}
+    alpha = float(docs["main"]["meta"].get("alpha", 0.05))
+    f = Formatter(alpha=alpha)
+    labels = {"main": "Main analysis"}
+    table = comparison_table(docs, f, alpha, label=lambda n: labels.get(n, n))
+    variants = [
+        {
+            "name": name,
+            "changes": _flat(config.variants[name].model_dump(exclude_unset=True)),
+            "filters": [str(x) for x in docs[name]["meta"].get("cohort_filters", [])],
+        }
+        for name in folders
+        if name != "main"
+    ]
+    from refracture.pipeline import DEFAULT_EPOCH
+
+    renderer = choose_engine(engine, source_date_epoch(DEFAULT_EPOCH))
+    meta = config.manuscript_meta()
+    dest = out.with_name(f"{out.name}-reanalyses")
+    with staged_output(dest) as tmp:
+        say("Writing and rendering the Reanalyses supplement")
+        ctx = reanalyses_context(
+            meta.title, meta.date, meta.synthetic and config.data.path is None, variants, table
+        )
+        text = template_environment().get_template("reanalyses.qmd.j2").render(ctx)
+        report = tmp / "report"
+        (report / "assets").mkdir(parents=True)
+        (report / "reanalyses.qmd").write_text(text, encoding="utf-8")
+        from refracture.report.embedded import prepare_assets
+
+        prepare_assets(report / "assets")
+        (tmp / "tables").mkdir()
+        write_csv(table, tmp / "tables" / "reanalyses.csv")
+        # a one-table supplement: the article layout (no title page, no line numbers)
+        render_all(renderer, tmp, ("reanalyses",), formats, "article", progress=say)
+    return dest
