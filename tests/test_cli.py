@@ -219,5 +219,11 @@ def test_reanalyze_sets_variants_beside_the_main_analysis(cli, tmp_path) -> None
     assert lines["Patients"] == "Patients,93,84,35"
     # the first significant cutoff moves in both variants: marked as a changed conclusion
     assert lines["First significant cutoff"] == "First significant cutoff,T ≤ −2.2,T ≤ −2.5‡,none‡"
+    # the variant reverses a finding, and its prose follows
+    main = (tmp_path / "m" / "report" / "manuscript.qmd").read_text(encoding="utf-8")
+    kp = (tmp_path / "m-kyphoplasty_only" / "report" / "manuscript.qmd").read_text(encoding="utf-8")
+    assert "T ≤ −2.2 was the first significant cutoff" in main
+    assert "No cutoff was associated with a subsequent fracture" in kp
+    assert "was the first significant cutoff" not in kp
     html = (tmp_path / "m-reanalyses" / "reanalyses.html").read_text(encoding="utf-8")
     assert "excluded 9 patients on long-term glucocorticoids" in html

@@ -170,7 +170,7 @@ def builds(tmp_path_factory, cli) -> dict[str, tuple[Path, object]]:
         levels.to_csv(data / "levels.csv", index=False)
         out = root / f"{name}-build"
         args = ("build", "--data", str(data), "--out", str(out))
-        return out, cli(*args, "--formats", "html", "--engine", "embedded", timeout=600)
+        return out, cli(*args, "--engine", "embedded", timeout=600)  # all three formats
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(CASES, pool.map(build, CASES), strict=True))
@@ -187,6 +187,12 @@ def test_edge_cohort_builds_and_says_what_it_can(builds, case: str) -> None:
     }
     for name in ("manuscript", "supplementary"):
         texts[f"{name}.html"] = _visible_text((out / f"{name}.html").read_text(encoding="utf-8"))
+    from pypdf import PdfReader
+
+    for name in ("manuscript", "supplementary"):
+        pages = PdfReader(out / f"{name}.pdf").pages
+        texts[f"{name}.pdf"] = " ".join(page.extract_text() or "" for page in pages)
+        assert (out / f"{name}.docx").is_file()
     for csv in sorted((out / "tables").glob("*-table-*.csv")):
         texts[csv.name] = csv.read_text(encoding="utf-8")
     for name, text in texts.items():
