@@ -285,3 +285,4 @@ def test_perfect_fit_is_not_estimable_rather_than_a_crash() -> None:
     fit = fit_gee(t, group[:, None], np.array([0, 0, 1, 1, 2, 2]), "gaussian")
     assert not fit.ok
     assert any("working correlation" in note for note in fit.notes)
+    assert not any("nan" in note for note in fit.notes)

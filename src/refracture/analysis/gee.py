@@ -168,8 +168,9 @@ def fit_gee(
             if exchangeable and it > 0:
                 alpha = moment_alpha(pieces(beta)[1])
                 if not (math.isfinite(alpha) and -1.0 / (size.max() - 1.0) < alpha < 1.0):
+                    shown = f" ({alpha:.3g})" if math.isfinite(alpha) else ""  # never "(nan)"
                     return failed(
-                        f"The exchangeable working correlation estimate ({alpha:.3g}) is "
+                        f"The exchangeable working correlation estimate{shown} is "
                         "undefined or outside its admissible range; the GEE cannot be fitted."
                     )
             bread, u = bread_scores(beta, alpha)
