@@ -327,6 +327,10 @@ def _compare_table(
     return out
 
 
+NOT_RESULTS: tuple[str, ...] = ("provenance", "data", "refracture_version")
+"""Top-level ``meta`` keys that describe the build rather than report a result."""
+
+
 def diff_results(
     old: Mapping[str, Any], new: Mapping[str, Any], alpha: float | None = None
 ) -> Diff:
@@ -339,6 +343,11 @@ def diff_results(
         alpha = next(
             (float(m["alpha"]) for m in (new_meta, old_meta) if _number(m.get("alpha"))), 0.05
         )
+    # provenance (file hashes, versions, commit, date) and the data label describe the
+    # build, not its results: they differ between any two builds and are not diffed
+    for m in (old_meta, new_meta):
+        for key in NOT_RESULTS:
+            m.pop(key, None)
     top_old = {"schema_version": old.get("schema_version"), **old_meta}
     top_new = {"schema_version": new.get("schema_version"), **new_meta}
     changes = _compare_meta(TOP, "meta", top_old, top_new, alpha)
