@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from refracture.config import Config
+    from refracture.figures.build import FigureWorkers
 
 __all__ = ["BuildOutcome", "build", "stage_names"]
 
@@ -153,14 +154,16 @@ def build(
     force: bool = False,
     since: Path | None = None,
     config: Config | None = None,
+    figure_workers: int | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
     The renderer is chosen (and options checked) before any data are read, so
     a bad option fails at once; nothing of an earlier build is touched unless
-    every stage succeeds.
+    every stage succeeds. ``figure_workers`` processes draw the figures
+    (default: up to two; 0 draws them in this process).
     """
-    from refracture.stamp import build_stamp, is_up_to_date, write_stamp
+    from refracture.stamp import build_stamp, is_up_to_date
 
     old_results = _read_since(since)
     options = {
@@ -174,7 +177,6 @@ def build(
     if not force and is_up_to_date(out, stamp):
         return BuildOutcome(out=out.resolve(), files=(), warnings=(), up_to_date=True)
 
-    from refracture import __version__
     from refracture.errors import ConfigError
     from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
 
@@ -188,10 +190,37 @@ def build(
         raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
     epoch = source_date_epoch(DEFAULT_EPOCH)
     renderer = choose_engine(engine, epoch)
+    from refracture.figures.build import FigureWorkers
+
+    # figure workers start now: their imports overlap with the analyses
+    plan = _Plan(data, out, formats, style, config, renderer, epoch, stamp, old_results)
+    with FigureWorkers(figure_workers) as figures:
+        return _run(plan, figures, progress or (lambda _label: None))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a build was asked for, with its options checked and renderer chosen."""
+
+    data: Path | None
+    out: Path
+    formats: tuple[str, ...]
+    style: str
+    config: Config | None
+    renderer: Any
+    epoch: int
+    stamp: dict
+    old_results: tuple[dict, str] | None
+
+
+def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
+    from refracture import __version__
     from refracture.data.example import example_path
     from refracture.data.validate import load_cohort
+    from refracture.stamp import write_stamp
 
-    say = progress or (lambda _label: None)
+    data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
+    renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
     labels = dict(_STAGES)
     source = data if data is not None else example_path()
 
@@ -230,9 +259,7 @@ def build(
 
     with staged_output(out) as tmp:
         say(labels["figures"])
-        from refracture.figures.build import draw_all
-
-        draw_all(results, tmp / "figures")
+        figures.submit(results, tmp / "figures", epoch=epoch)  # drawn while the sources are written
         say(labels["write"])
         results.write(tmp)
         say(f"{labels['sources']} ({renderer.reason})")
@@ -249,6 +276,7 @@ def build(
         )
         from refracture.report.engine import render_all
 
+        figures.wait()
         render_all(
             renderer,
             tmp,

@@ -131,7 +131,30 @@ def test_saved_figures_are_byte_identical(results, tmp_path) -> None:
     svg = (tmp_path / "a" / "forest.svg").read_text(encoding="utf-8")
     assert "<dc:date>" not in svg
     pdf = (tmp_path / "a" / "forest.pdf").read_bytes()
-    assert b"CreationDate" not in pdf
+    # the PDF is the SVG converted by typst, dated by the build's fixed date
+    assert b"CreationDate(D:20261125000000Z)" in pdf
+    assert pdf.startswith(b"%PDF-")
+
+
+def test_figure_pdf_is_the_svg_at_the_same_size(results, tmp_path) -> None:
+    """The PDF is a vector copy of the SVG: one page of the SVG's size in points."""
+    import re
+
+    import pypdfium2 as pdfium
+
+    with journal_style():
+        ax = plots.roc_plot(results["roc"])
+    save(ax.figure, tmp_path / "roc", ("svg", "pdf"))
+    svg = (tmp_path / "roc.svg").read_text(encoding="utf-8")
+    width = float(re.search(r'<svg[^>]* width="([0-9.]+)pt"', svg).group(1))
+    height = float(re.search(r'<svg[^>]* height="([0-9.]+)pt"', svg).group(1))
+    doc = pdfium.PdfDocument(tmp_path / "roc.pdf")
+    try:
+        assert len(doc) == 1
+        assert doc[0].get_size() == pytest.approx((width, height), abs=0.01)
+    finally:
+        doc.close()
+    assert width == pytest.approx(85 / 25.4 * 72, abs=0.01)  # single column, 85 mm
 
 
 def test_figures_survive_edge_cases(example_cohort, tmp_path) -> None:
@@ -188,3 +211,40 @@ def test_build_draws_every_figure_in_three_formats(example_results, tmp_path) ->
     assert sorted(p.name for p in paths) == sorted(
         f"{stem}.{fmt}" for stem in FIGURES for fmt in FORMATS
     )
+
+
+def test_figure_workers_draw_the_same_bytes_as_in_process(example_results, tmp_path) -> None:
+    """Drawing in two worker processes gives exactly the in-process files."""
+    from refracture.figures.build import FigureWorkers, draw_all
+
+    serial = draw_all(example_results, tmp_path / "serial", epoch=1795564800)
+    with FigureWorkers(2) as workers:
+        workers.submit(example_results, tmp_path / "workers", epoch=1795564800)
+        parallel = workers.wait()
+    assert [p.name for p in parallel] == [p.name for p in serial]
+    assert _digest(parallel) == _digest(serial)
+
+
+def test_a_figure_worker_error_reaches_the_caller(example_results, tmp_path) -> None:
+    """An exception raised while drawing in a worker is raised by wait()."""
+    import dataclasses
+
+    from refracture.figures.build import FigureWorkers
+
+    broken = dict(example_results.analyses)
+    broken["roc"] = "not a result"  # roc_plot fails on it, in a worker process
+    results = dataclasses.replace(example_results, analyses=broken)
+    with FigureWorkers(2) as workers:
+        workers.submit(results, tmp_path, epoch=1795564800)
+        with pytest.raises(AttributeError, match="'str' object has no attribute"):
+            workers.wait()
+
+
+def test_figure_workers_end_with_the_block(tmp_path) -> None:
+    """Leaving the block before any figure was submitted ends the workers."""
+    from refracture.figures.build import FigureWorkers
+
+    with FigureWorkers(2) as workers:
+        procs = list(workers._procs)
+        assert len(procs) == 2
+    assert all(p.poll() is not None for p in procs)

@@ -17,7 +17,8 @@ What is read, by file type:
   or shared string (``si``) with the text of its runs concatenated, because Word
   may split one word over several runs; workbook cells are also read with
   openpyxl so that a leak is reported as e.g. ``sheet 'Table 1' cell B4``;
-* ``.pdf``: the text of every page (pypdf), whitespace-normalised, plus the
+* ``.pdf``: the text of every page (PDFium, through pypdfium2: twenty times
+  faster than pypdf here), whitespace-normalised, plus the
   document metadata; to catch a token the PDF splits (``P00 17``), runs of
   neighbouring words are also joined without the space, for identifiers that
   contain a letter (joining numbers would turn neighbouring table cells such as
@@ -453,28 +454,28 @@ class _Scanner:
                 wb.close()
 
     def pdf(self, rel: str, path: Path) -> None:
-        import logging
+        import pypdfium2 as pdfium
 
-        import pypdf
-
-        logger = logging.getLogger("pypdf")
-        level = logger.level
-        logger.setLevel(logging.ERROR)  # pypdf logs harmless font quirks as warnings
+        doc = pdfium.PdfDocument(path)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                reader = pypdf.PdfReader(path)
-                meta = reader.metadata or {}
-                self.check(rel, "metadata", "\n".join(str(v) for v in meta.values()))
-                for number, page in enumerate(reader.pages, start=1):
-                    words = (page.extract_text() or "").split()
-                    self.check(rel, f"page {number}", " ".join(words))
-                    if self.split_matcher:
-                        joined = _joined_neighbours(words, self.split_matcher.maxlen)
-                        hits = self.split_matcher.find(joined)
-                        self.leaks.update(Leak(rel, f"page {number}", h) for h in hits)
+            meta = doc.get_metadata_dict(skip_empty=True)
+            self.check(rel, "metadata", "\n".join(str(v) for v in meta.values()))
+            for index in range(len(doc)):
+                page = doc[index]
+                textpage = page.get_textpage()
+                try:
+                    words = textpage.get_text_bounded().split()
+                finally:
+                    textpage.close()
+                    page.close()
+                number = index + 1
+                self.check(rel, f"page {number}", " ".join(words))
+                if self.split_matcher:
+                    joined = _joined_neighbours(words, self.split_matcher.maxlen)
+                    hits = self.split_matcher.find(joined)
+                    self.leaks.update(Leak(rel, f"page {number}", h) for h in hits)
         finally:
-            logger.setLevel(level)
+            doc.close()
 
 
 # ---------------------------------------------------------------------------
