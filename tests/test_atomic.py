@@ -31,11 +31,12 @@ def _build(out: Path) -> subprocess.Popen:
     )
 
 
-# Stages at which to kill: while analysing, drawing, writing sources, rendering, guarding.
+# Stages at which to kill: while analysing, writing sources (figure workers drawing),
+# waiting for the figures, rendering, guarding.
 KILL_AT = [
     "Running the analyses",
-    "Drawing the figures",
     "Writing the manuscript sources",
+    "Drawing the figures",
     "Rendering with",
     "Checking every output",
 ]

@@ -31,9 +31,9 @@ _STAGES = (
     ("load", "Loading and validating the data"),
     ("derive", "Deriving patient- and level-level data"),
     ("analyse", "Running the analyses"),
-    ("figures", "Drawing the figures"),
     ("write", "Writing results"),
     ("sources", "Writing the manuscript sources"),
+    ("figures", "Drawing the figures"),
     ("render", "Rendering"),
     ("guard", "Checking every output for patient identifiers"),
 )
@@ -258,7 +258,6 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         results.meta["cohort_filters"] = filtered
 
     with staged_output(out) as tmp:
-        say(labels["figures"])
         figures.submit(results, tmp / "figures", epoch=epoch)  # drawn while the sources are written
         say(labels["write"])
         results.write(tmp)
@@ -276,6 +275,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         )
         from refracture.report.engine import render_all
 
+        say(labels["figures"])
         figures.wait()
         render_all(
             renderer,
