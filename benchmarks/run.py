@@ -59,15 +59,15 @@ def _run(args: list[str], cwd: Path) -> tuple[float, str]:
     return seconds, proc.stdout
 
 
-def _peak_rss_mb(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall time and peak RSS (MB, the largest process) of one command."""
+def _peak_rss_mb(args: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall time, peak RSS (MB, the largest process) and stdout of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    seconds, _ = _run(args, cwd)
+    seconds, stdout = _run(args, cwd)
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the maximum over every child waited for so far:
     # a command lower than an earlier one shows the earlier peak, so the large
     # build runs before anything else that is large.
-    return seconds, max(before, after) / 1024
+    return seconds, max(before, after) / 1024, stdout
 
 
 def _median(values: list[float]) -> float:
@@ -158,14 +158,11 @@ def bench_components(work: Path, data: Path | None, repeat: int, replicates: int
 
 def bench_large(work: Path, patients: int, repeat: int, executors: str) -> dict:
     data = work / f"cohort-{patients}"
-    sim_seconds, sim_rss = _peak_rss_mb(
+    sim_seconds, sim_rss, _ = _peak_rss_mb(
         _refracture("simulate", "--out", str(data), "--patients", str(patients)), work
     )
-    build_seconds, build_rss = _peak_rss_mb(
+    build_seconds, build_rss, profile = _peak_rss_mb(
         [PY, str(HERE / "profile_build.py"), str(work / "large"), "--data", str(data)], work
-    )
-    _, profile = _run(
-        [PY, str(HERE / "profile_build.py"), str(work / "large2"), "--data", str(data)], work
     )
     components = bench_components(work, data, max(1, min(repeat, 3)), 2000, executors=executors)
     return {
