@@ -216,7 +216,6 @@ class _Plan:
 def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     from refracture import __version__
     from refracture.data.example import example_path
-    from refracture.data.validate import load_cohort
     from refracture.stamp import write_stamp
 
     data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
@@ -225,6 +224,8 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     source = data if data is not None else example_path()
 
     say(labels["load"])
+    from refracture.data.validate import load_cohort  # pandas and pandera: the first heavy import
+
     cohort = load_cohort(source)
     filtered: list[str] = []
     if config is not None:
