@@ -190,3 +190,27 @@ def test_findings_reverse_with_the_results(example_results) -> None:
     assert "did not identify the vertebrae" in text
     assert "No covariate was independently associated" in text
     assert "first significant cutoff (P" not in text
+
+
+def test_compiled_template_cache_changes_nothing(documents, example_results, monkeypatch, tmp_path):
+    """Documents rendered with a fresh, a warm and an unusable template cache are identical."""
+    from refracture.analysis.results import Results
+
+    with_provenance = Results(
+        analyses=example_results.analyses,
+        meta={**example_results.meta, "provenance": PROVENANCE},
+    )
+    ctx = build_context(with_provenance, software=SOFTWARE)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("REFRACTURE_CACHE_DIR", str(cache))
+    assert render_documents(ctx) == documents  # fresh: compiled and stored
+    stored = list(cache.glob("templates-*/*"))
+    assert stored, "compiled templates were not stored"
+    assert render_documents(ctx) == documents  # warm: loaded from the cache
+    for f in stored:  # a damaged cache entry is compiled again, not trusted
+        f.write_bytes(b"garbage")
+    assert render_documents(ctx) == documents
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("REFRACTURE_CACHE_DIR", str(blocked / "cache"))
+    assert render_documents(ctx) == documents  # no cache folder possible: compiled each time

@@ -10,8 +10,10 @@ raw number, ``None`` or a bool reaching the text is a bug, not a "nan" or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -68,6 +70,64 @@ def _raw(value: str) -> Markup:
     return Markup(value)
 
 
+_SYNTAX: dict[str, Any] = {
+    "autoescape": False,
+    "keep_trailing_newline": True,
+    # Quarto writes identifiers as {#fig-x}: Jinja comments are {## … ##} instead
+    "comment_start_string": "{##",
+    "comment_end_string": "##}",
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+
+
+def cache_dir() -> Path:
+    """refracture's cache: ``REFRACTURE_CACHE_DIR``, else the user cache folder."""
+    import os
+
+    explicit = os.environ.get("REFRACTURE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "refracture"
+
+
+def _bytecode_cache():
+    """Compiled templates kept between builds (compiling them costs ~0.5 s a build).
+
+    Jinja checks each template's source checksum, so an edited template is
+    compiled again; the folder name covers everything else that shapes the
+    compiled code (these syntax options, Jinja's and Python's versions). An
+    unusable cache folder only means compiling every time.
+    """
+    import hashlib
+    import sys
+
+    import jinja2
+    from jinja2 import FileSystemBytecodeCache
+
+    class _Quiet(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    key = hashlib.sha256(
+        repr((sorted(_SYNTAX.items()), jinja2.__version__, sys.version)).encode()
+    ).hexdigest()[:16]
+    folder = cache_dir() / f"templates-{key}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _Quiet(str(folder))
+
+
 def template_environment():
     """The one Jinja environment of the manuscript templates."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -75,14 +135,9 @@ def template_environment():
     env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
         undefined=StrictUndefined,
-        autoescape=False,
         finalize=_finalize,
-        keep_trailing_newline=True,
-        # Quarto writes identifiers as {#fig-x}: Jinja comments are {## … ##} instead
-        comment_start_string="{##",
-        comment_end_string="##}",
-        trim_blocks=True,
-        lstrip_blocks=True,
+        bytecode_cache=_bytecode_cache(),
+        **_SYNTAX,
     )
     env.globals["pagebreak"] = Markup("{{< pagebreak >}}")
     env.filters["yaml"] = _yaml_string
