@@ -15,9 +15,7 @@ from typing import Annotated
 import typer
 
 from refracture import __version__
-from refracture.errors import EXIT_INVALID, RefractureError
-
-EXIT_INTERNAL = 4
+from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError
 
 app = typer.Typer(
     name="refracture",
@@ -58,6 +56,37 @@ DataArg = Annotated[
     typer.Argument(
         help="Cohort: a folder with patients.csv + levels.csv (or .parquet), "
         "or an .xlsx workbook with sheets 'patients' and 'levels'.",
+        show_default=False,
+    ),
+]
+
+
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where independent pieces of work run: local (in this process, the default), "
+        "processes (a pool of --workers local processes) or dask (the dask.distributed "
+        "cluster at --scheduler; install refracture[dask]). Results are identical "
+        "whichever runs them.",
+        show_default=False,
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Number of local worker processes; alone it means --executor processes "
+        "(default for processes: the number of CPUs).",
+        show_default=False,
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with "
+        "--executor dask; refracture never starts a cluster).",
         show_default=False,
     ),
 ]
@@ -173,15 +202,20 @@ def build(
             "'Changes since the previous version' appendix listing every changed number.",
         ),
     ] = None,
+    executor_kind: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Build the paper and its supplement from the data into the build folder.
 
     Validates the data, runs every analysis, draws the figures and renders
     manuscript and supplementary material as HTML, PDF and DOCX, with
-    results.json, tables/*.csv and tables.xlsx beside them.
+    results.json, tables/*.csv and tables.xlsx beside them. With --workers or
+    --executor the bootstrap's chunks of replicates run on the chosen executor.
     """
     from rich.console import Console
 
+    from refracture.executor import make_executor, use_executor
     from refracture.pipeline import build as run_build
 
     cfg = _load_config(config, overrides or [], variant)
@@ -198,7 +232,8 @@ def build(
 
     console = Console(stderr=True, highlight=False)
     quiet = not console.is_terminal
-    with console.status("Starting…", spinner="dots") as status:
+    executor = make_executor(executor_kind, workers, scheduler)
+    with executor, use_executor(executor), console.status("Starting…", spinner="dots") as status:
 
         def progress(label: str) -> None:
             if quiet:
@@ -249,14 +284,20 @@ def reanalyze(
         list[str] | None, typer.Option("--set", help="Override one configuration key.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild every analysis.")] = False,
+    executor_kind: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Build the main analysis and every named variant, then a Reanalyses supplement.
 
     Each variant is a complete paper in OUT-NAME; OUT-reanalyses holds the
     side-by-side table of key results with every changed conclusion marked.
+    With --workers or --executor the builds run side by side on the chosen
+    executor (each build's bootstrap then runs on the worker that builds it).
     """
     from rich.console import Console
 
+    from refracture.executor import make_executor, use_executor
     from refracture.reanalyze import reanalyze as run
 
     cfg = _load_config(config, overrides or [], None)
@@ -267,15 +308,18 @@ def reanalyze(
     out = out if out is not None else Path(cfg.output.out)
     fmts = formats.split(",") if formats else list(cfg.output.formats)
     console = Console(stderr=True, highlight=False)
-    dest = run(
-        cfg,
-        out,
-        formats=tuple(x.strip().lower() for x in fmts if x.strip()),
-        style=cfg.output.style,
-        engine=engine or cfg.output.engine,
-        force=force,
-        progress=lambda label: console.print(f"• {label}"),
-    )
+    executor = make_executor(executor_kind, workers, scheduler)
+    with executor, use_executor(executor):
+        dest = run(
+            cfg,
+            out,
+            formats=tuple(x.strip().lower() for x in fmts if x.strip()),
+            style=cfg.output.style,
+            engine=engine or cfg.output.engine,
+            force=force,
+            progress=lambda label: console.print(f"• {label}"),
+            executor=executor,
+        )
     typer.echo(f"Reanalyses written to {dest}")
 
 

@@ -6,6 +6,11 @@ Exit codes (documented in README.md):
 * 1 invalid data or configuration
 * 2 usage error (bad command-line arguments)
 * 3 render failure
+* 4 internal error (a bug), or an executor that lost its workers
+
+Every error pickles with its message and attributes intact (see
+:meth:`RefractureError.__reduce__`), so one raised in a worker process or on a
+Dask worker reaches the command line as the same clear message.
 """
 
 from __future__ import annotations
@@ -19,12 +24,27 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_RENDER = 3
+EXIT_INTERNAL = 4
+
+
+def _rebuild(cls: type[RefractureError], args: tuple, state: dict) -> RefractureError:
+    """Unpickle an error without calling its ``__init__`` (see ``__reduce__``)."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class RefractureError(Exception):
     """Base class of every error the CLI turns into a clean message."""
 
     exit_code: int = EXIT_INVALID
+
+    def __reduce__(self):
+        # The default pickling calls ``cls(*self.args)``, which breaks subclasses whose
+        # __init__ takes something other than the message (DataValidationError(report),
+        # ConfigProblems(problems)); rebuild from the message and attributes instead.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class DataError(RefractureError):
@@ -58,3 +78,9 @@ class RenderError(RefractureError):
     """A renderer (Quarto, pandoc, typst) failed."""
 
     exit_code = EXIT_RENDER
+
+
+class ExecutorError(RefractureError):
+    """An executor lost a worker or its scheduler while running (not a data problem)."""
+
+    exit_code = EXIT_INTERNAL

@@ -8,6 +8,11 @@ first significant cutoff, key estimates with CIs and P values), marking each
 result whose significance or direction differs from the main analysis.
 
 Values are read from each build's ``results.json``; nothing is recomputed.
+
+The builds are independent, so they run on the executor of the command
+(:mod:`refracture.executor`): one after the other in this process by default,
+side by side with ``--workers N`` or on a Dask cluster. Each build's outputs are
+the same wherever it ran.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refracture.report.format import Formatter
 from refracture.report.tables import Table
+
+if TYPE_CHECKING:
+    from refracture.executor import ClientContext, Executor
 
 __all__ = ["Cell", "comparison_table", "key_results", "reanalyses_context", "reanalyze"]
 
@@ -181,6 +189,81 @@ def _flat(mapping: Any, prefix: str = "") -> list[str]:
     return out
 
 
+def _client_context() -> ClientContext:
+    from refracture.executor import ClientContext
+
+    return ClientContext()
+
+
+@dataclass(frozen=True)
+class BuildTask:
+    """One build of :func:`reanalyze`: everything a worker needs (picklable)."""
+
+    name: str
+    config: Any  # refracture.config.Config, with absolute paths
+    folder: Path  # absolute
+    formats: tuple[str, ...]
+    style: str
+    engine: str
+    force: bool
+    context: ClientContext = field(default_factory=_client_context)
+
+    @property
+    def title(self) -> str:
+        return "the main analysis" if self.name == "main" else f"variant {self.name}"
+
+    def __reduce__(self):
+        # A Config with variants holds instances of classes pydantic created at run
+        # time (refracture.config._partial), which plain pickle cannot find by name:
+        # the config travels as its validated data and is validated again on arrival.
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        config = self.config
+        fields["config"] = {
+            **config.model_dump(exclude={"variants"}),
+            "variants": {n: v.model_dump(exclude_unset=True) for n, v in config.variants.items()},
+        }
+        return (_unpickle_task, (fields,))
+
+
+def _unpickle_task(fields: dict[str, Any]) -> BuildTask:
+    from refracture.config import Config
+
+    return BuildTask(**{**fields, "config": Config.model_validate(fields["config"])})
+
+
+def build_task(task: BuildTask, progress: Callable[[str], None] | None = None):
+    """Run one :class:`BuildTask` (in this process or on a worker) and return its
+    :class:`~refracture.pipeline.BuildOutcome`.
+
+    The build runs in the caller's working folder and ``SOURCE_DATE_EPOCH`` (see
+    :class:`~refracture.executor.ClientContext`), so its results.json is the one
+    the caller would have built. ``progress`` (in-process only) streams its stages.
+    """
+    import multiprocessing
+
+    from refracture.pipeline import build
+
+    say = progress or (lambda _label: None)
+    extra: dict[str, Any] = {}
+    if multiprocessing.parent_process() is not None:
+        # in a worker process the executor already runs builds side by side: the
+        # figures are drawn in that process rather than in more processes of its own
+        extra["figure_workers"] = 0
+    with task.context.apply():
+        say(f"Building {task.title}")
+        return build(
+            task.config.data.path,
+            task.folder,
+            lambda label: say(f"  {task.name}: {label}"),
+            formats=task.formats,
+            style=task.style,
+            engine=task.engine,
+            force=task.force,
+            config=task.config,
+            **extra,
+        )
+
+
 def reanalyze(
     config,
     out: Path,
@@ -190,10 +273,19 @@ def reanalyze(
     engine: str,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> Path:
-    """Build the main analysis and every variant, then the Reanalyses supplement."""
+    """Build the main analysis and every variant, then the Reanalyses supplement.
+
+    The builds run on ``executor`` (default: the current one, see
+    :func:`refracture.executor.current_executor`). In this process each build's
+    progress streams as it runs; elsewhere a line is printed as each build finishes.
+    """
+    from functools import partial
+
     from refracture.diff import load_results
-    from refracture.pipeline import build, staged_output
+    from refracture.executor import current_executor
+    from refracture.pipeline import staged_output
     from refracture.report.engine import choose_engine, render_all, source_date_epoch
     from refracture.report.render import template_environment
     from refracture.report.tables import write_csv
@@ -203,22 +295,38 @@ def reanalyze(
         from refracture.errors import ConfigError
 
         raise ConfigError("the configuration names no variants: add some under 'variants:'")
+    executor = executor or current_executor()
+    out = out.absolute()  # a worker may run in another folder
     folders = {"main": out}
     for name in sorted(config.variants):
         folders[name] = out.with_name(f"{out.name}-{name}")
-    for name, folder in folders.items():
-        cfg = config if name == "main" else config.variant(name)
-        say(f"Building {'the main analysis' if name == 'main' else 'variant ' + name}")
-        build(
-            cfg.data.path,
+    tasks = [
+        BuildTask(
+            name,
+            config if name == "main" else config.variant(name),
             folder,
-            lambda label, n=name: say(f"  {n}: {label}"),
-            formats=formats,
-            style=style,
-            engine=engine,
-            force=force,
-            config=cfg,
+            tuple(formats),
+            style,
+            engine,
+            force,
         )
+        for name, folder in folders.items()
+    ]
+    if executor.in_process:
+        executor.map(partial(build_task, progress=say), tasks)
+    else:
+        n = len(tasks) - 1
+        say(
+            f"Building the main analysis and {n} variant{'s' if n != 1 else ''} "
+            f"on {executor.describe()}"
+        )
+
+        def done(i: int, outcome) -> None:
+            state = "up to date" if outcome.up_to_date else "built"
+            title = tasks[i].title
+            say(f"{title[0].upper()}{title[1:]} {state} ({tasks[i].folder.name})")
+
+        executor.map(build_task, tasks, on_done=done)
     docs = {name: load_results(folder) for name, folder in folders.items()}
     alpha = float(docs["main"]["meta"].get("alpha", 0.05))
     f = Formatter(alpha=alpha)

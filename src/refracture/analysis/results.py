@@ -53,11 +53,14 @@ class Results:
         return written
 
 
-def run_analyses(data, settings=None, progress=None) -> Results:
+def run_analyses(data, settings=None, progress=None, executor=None) -> Results:
     """Run every analysis on derived data, in the order the paper reports them.
 
     The first significant cutoff found by the threshold table feeds the GEE and
-    the survival analysis by T-score group, so no cutoff is chosen by hand.
+    the survival analysis by T-score group, so no cutoff is chosen by hand. The
+    ROC bootstrap's chunks run on ``executor`` (default: the current one, see
+    :mod:`refracture.executor`); the results are the same whichever runs them, and
+    which one did is not recorded, so ``results.json`` does not depend on it.
     """
     from refracture.analysis import (
         adjacent,
@@ -71,8 +74,10 @@ def run_analyses(data, settings=None, progress=None) -> Results:
         tscore,
     )
     from refracture.analysis.settings import AnalysisSettings
+    from refracture.executor import current_executor
 
     settings = settings or AnalysisSettings()
+    executor = executor or current_executor()
     say = progress or (lambda _label: None)
     out: dict[str, Result] = {}
 
@@ -88,7 +93,8 @@ def run_analyses(data, settings=None, progress=None) -> Results:
     run("level_tscore", "level-specific T-scores", tscore.level_tscore)
     thr = run("thresholds", "T-score cutoffs", thresholds.threshold_table)
     first = thr.meta.get("first_significant_cutoff")
-    run("roc", "ROC and bootstrap", roc.roc_analysis)
+    where = "" if executor.in_process else f" on {executor.describe()}"
+    run("roc", f"ROC and bootstrap{where}", roc.roc_analysis, executor)
     run("univariable", "univariable models", models.univariable_models)
     run("multivariable", "multivariable model", models.multivariable_model)
     run("firth", "Firth model", models.firth_model)

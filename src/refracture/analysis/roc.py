@@ -22,6 +22,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,11 +32,17 @@ from refracture.analysis.settings import AnalysisSettings
 from refracture.analysis.thresholds import MAX_DECIMALS, scaled_integers
 from refracture.data.derive import DerivedData
 
+if TYPE_CHECKING:
+    from refracture.executor import Executor
+
 __all__ = [
     "BOOTSTRAP_BLOCK",
+    "BOOTSTRAP_CHUNK",
     "BOOTSTRAP_MEMORY_ELEMENTS",
     "block_rng",
+    "bootstrap_chunks",
     "bootstrap_roc",
+    "bootstrap_roc_chunked",
     "delong",
     "roc_analysis",
     "roc_curve_points",
@@ -47,6 +54,11 @@ BOOTSTRAP_MEMORY_ELEMENTS = 1 << 24
 
 BOOTSTRAP_BLOCK = 64
 """Replicates per seeded generator (part of the seeding scheme: never change it)."""
+
+BOOTSTRAP_CHUNK = 4 * BOOTSTRAP_BLOCK
+"""Replicates per piece of work when an executor spreads the bootstrap (a multiple of
+:data:`BOOTSTRAP_BLOCK`, so no piece re-draws the start of a block; the results do
+not depend on it)."""
 
 
 # ---------------------------------------------------------------------------
@@ -264,6 +276,45 @@ def bootstrap_roc(
     return auc_out, cut_out
 
 
+def bootstrap_chunks(replicates: int, size: int = BOOTSTRAP_CHUNK) -> list[tuple[int, int]]:
+    """``(start, stop)`` pieces of ``size`` replicates covering ``0 … replicates − 1``."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, not {size}")
+    return [(lo, min(lo + size, replicates)) for lo in range(0, replicates, size)]
+
+
+def bootstrap_roc_chunked(
+    tscore: np.ndarray,
+    fractured: np.ndarray,
+    patient_codes: np.ndarray,
+    replicates: int,
+    seed: int,
+    executor: Executor | None = None,
+    chunk_size: int = BOOTSTRAP_CHUNK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bootstrap_roc` with its replicates spread over ``executor`` in chunks.
+
+    ``executor`` defaults to :func:`refracture.executor.current_executor`. In this
+    process the bootstrap is one call, as before; elsewhere the chunks of
+    :func:`bootstrap_chunks` are mapped over the workers and concatenated in
+    order. Either way the arrays are exactly those of one full run.
+    """
+    from refracture.executor import current_executor
+
+    executor = executor or current_executor()
+    if executor.in_process or replicates <= chunk_size:
+        return bootstrap_roc(tscore, fractured, patient_codes, replicates, seed)
+    common = (
+        np.asarray(tscore, dtype="float64"),
+        np.asarray(fractured, dtype=bool),
+        np.asarray(patient_codes),
+        int(replicates),
+        int(seed),
+    )
+    parts = executor.map(bootstrap_roc, bootstrap_chunks(replicates, chunk_size), common=common)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 # ---------------------------------------------------------------------------
 # the analysis
 # ---------------------------------------------------------------------------
@@ -280,7 +331,11 @@ def _percentile_ci(x: np.ndarray, alpha: float) -> tuple[float, float, int]:
 _DEFAULT_SETTINGS = AnalysisSettings()
 
 
-def roc_analysis(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SETTINGS) -> Result:
+def roc_analysis(
+    data: DerivedData,
+    settings: AnalysisSettings = _DEFAULT_SETTINGS,
+    executor: Executor | None = None,
+) -> Result:
     """AUC (DeLong CI, bootstrap CI) and Youden-optimal cutoff of the level T-score.
 
     Rows: ``auc`` (estimate, DeLong ``ci_low``/``ci_high``, ``p`` for H0 AUC = 0.5,
@@ -291,6 +346,9 @@ def roc_analysis(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SETTIN
     ``n_patients`` and ``n_boot`` (replicates with an estimate). ``n`` = levels.
     The ROC curve is in ``meta`` as lists ``roc_fpr``, ``roc_tpr``,
     ``roc_thresholds``.
+
+    The bootstrap runs on ``executor`` (default: the current one, see
+    :func:`bootstrap_roc_chunked`); the result does not depend on which.
     """
     from scipy.stats import norm
 
@@ -353,7 +411,9 @@ def roc_analysis(data: DerivedData, settings: AnalysisSettings = _DEFAULT_SETTIN
             notes.append("No cutoff has a Youden index above 0; the Youden cutoff is not defined.")
         fpr, tpr, thr = roc_curve_points(tscore, y)
         if replicates > 0:
-            boot_auc, boot_cut = bootstrap_roc(tscore, y, codes, replicates, settings.seed)
+            boot_auc, boot_cut = bootstrap_roc_chunked(
+                tscore, y, codes, replicates, settings.seed, executor
+            )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
