@@ -161,7 +161,7 @@ def build(
     The renderer is chosen (and options checked) before any data are read, so
     a bad option fails at once; nothing of an earlier build is touched unless
     every stage succeeds. ``figure_workers`` processes draw the figures
-    (default: up to two; 0 draws them in this process).
+    (default: one per spare core, at most two; 0 draws them in this process).
     """
     from refracture.stamp import build_stamp, is_up_to_date
 
