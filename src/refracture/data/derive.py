@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from refracture.data.levels import DXA_LEVELS, LEVEL_INDEX, THORACOLUMBAR_REGION
+from refracture.data.levels import DXA_LEVELS, LEVEL_INDEX, LEVELS, THORACOLUMBAR_REGION
 
 __all__ = ["DerivedData", "derive", "level_frame", "patient_frame"]
 
@@ -41,19 +42,39 @@ class DerivedData:
     """The level-specific analysis set: untreated levels with a T-score."""
 
 
+def _level_index(level: pd.Series) -> pd.Series:
+    """Position in the spine of each level code (T1 = 0 … L5 = 16), as int64.
+
+    The validated cohort holds levels as a categorical of exactly :data:`LEVELS`, whose
+    codes *are* the positions; anything else is looked up by its text."""
+    dtype = level.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and tuple(map(str, dtype.categories)) == LEVELS:
+        codes = level.cat.codes
+        if not (codes < 0).any():
+            return codes.astype("int64")
+    return level.astype(str).map(LEVEL_INDEX).astype("int64")
+
+
 def level_frame(levels: pd.DataFrame) -> pd.DataFrame:
-    """Add the position in the spine, adjacency to a treated level and region."""
+    """Add the position in the spine, adjacency to a treated level and region.
+
+    A level is adjacent when (patient, position) is (patient, position ± 1) of a
+    treated level: patients are numbered, each (patient, position) becomes one
+    integer and the neighbours of the treated levels are marked in a table of them.
+    """
     out = levels.copy()
-    idx = out["level"].astype(str).map(LEVEL_INDEX).astype("int64")
+    idx = _level_index(out["level"])
     out["level_index"] = idx
-    treated = out.loc[out["treated"].astype(bool), ["patient_id"]].assign(_ti=idx[out["treated"]])
-    neighbours = pd.concat(
-        [treated.assign(_ni=treated["_ti"] - 1), treated.assign(_ni=treated["_ti"] + 1)]
-    )[["patient_id", "_ni"]].drop_duplicates()
-    key = pd.MultiIndex.from_frame(out[["patient_id"]].assign(_ni=idx))
-    nkey = pd.MultiIndex.from_frame(neighbours)
-    out["adjacent"] = ~out["treated"].astype(bool) & key.isin(nkey)
-    out["region_tl"] = out["level"].astype(str).isin(THORACOLUMBAR_REGION)
+    treated = out["treated"].astype(bool).to_numpy()
+    patient = pd.factorize(out["patient_id"], use_na_sentinel=False)[0].astype(np.int64)
+    slots = len(LEVELS) + 3  # positions −1 … 17, shifted to 0 … 18
+    key = patient * slots + (idx.to_numpy() + 1)
+    marked = np.zeros((int(patient.max()) + 1 if len(patient) else 0) * slots, dtype=bool)
+    marked[key[treated] - 1] = True
+    marked[key[treated] + 1] = True
+    out["adjacent"] = pd.Series(~treated & marked[key], index=out.index)
+    region = [LEVEL_INDEX[c] for c in THORACOLUMBAR_REGION]
+    out["region_tl"] = pd.Series(np.isin(idx.to_numpy(), region), index=out.index)
     return out
 
 
@@ -65,7 +86,10 @@ def patient_frame(patients: pd.DataFrame, levels: pd.DataFrame) -> pd.DataFrame:
     pid = levels["patient_id"]
     treated = levels["treated"].astype(bool)
     fractured = levels["subsequent_fracture"].astype(bool)
-    dxa = levels["level"].astype(str).isin(DXA_LEVELS)
+    if "level_index" in levels.columns:
+        dxa = levels["level_index"].isin([LEVEL_INDEX[c] for c in DXA_LEVELS])
+    else:
+        dxa = levels["level"].astype(str).isin(DXA_LEVELS)
     g = pd.DataFrame(
         {
             "patient_id": pid,

@@ -9,13 +9,22 @@ pass; it never raises for data problems. It works in three steps, all vectorised
    cannot be read (``"abc"``, ``"2,5"``, ``"nan"``, ``"maybe"``) become problems
    that keep the cell text as written;
 2. **pandera** (``lazy=True``) checks the parsed values: number ranges and allowed
-   category values; its ``failure_cases`` are turned into problems;
+   category values; its ``failure_cases`` are turned into problems (pandera runs on
+   a column only when the same comparisons in NumPy find a failing value, so valid
+   data do not pay for importing it);
 3. **row and cross-table rules** (conditional columns, unique keys, unknown
    patients, months ≤ follow-up, a treated level for every patient) run on cells
    that passed steps 1-2 only, so one bad cell yields one problem.
 
 :func:`load_cohort` = :func:`~refracture.data.load.read_raw` + :func:`validate`,
 raising :class:`~refracture.errors.DataValidationError` unless the data are valid.
+
+Steps 1 and 2 work on the *distinct* cell texts of each column: a column is
+factorised once (a million rows of yes/no hold a handful of distinct texts), each
+distinct text is stripped, read and checked once, and the outcome is spread back
+to the rows by their codes. Every check is a function of the cell text alone, so
+each row gets exactly the value and the problems it would get on its own; the
+problems still name every offending row.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from refracture.data import schema as S
-from refracture.data.load import RawCohort, Source, read_raw, to_text
+from refracture.data.load import RawCohort, Source, is_arrow_text, read_raw, to_text
 from refracture.errors import DataValidationError
 
 __all__ = ["Cohort", "Problem", "ValidationReport", "load_cohort", "validate"]
@@ -182,9 +191,20 @@ def load_cohort(path: str | Path) -> Cohort:
     breaks the contract. Warnings are kept on ``cohort.warnings``.
     """
     report = validate(read_raw(path))
+    _release_arrow_memory()  # the raw Arrow text is gone; give its pages back
     if not report.ok or report.cohort is None:
         raise DataValidationError(report)
     return report.cohort
+
+
+def _release_arrow_memory() -> None:
+    """Return memory pyarrow's allocator keeps after the raw tables are freed (a
+    million-row CSV leaves some hundreds of MB otherwise)."""
+    import sys
+
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
 
 
 def validate(raw: RawCohort) -> ValidationReport:
@@ -240,11 +260,14 @@ class _TableState:
     skipped: set[str] = field(default_factory=set)
     #: Extra (non-contract) columns, in file order.
     extras: list[str] = field(default_factory=list)
-    #: Stripped cell text of contract columns (absent optional columns: all "").
-    text: dict[str, pd.Series] = field(default_factory=dict)
+    #: Per contract column: the code of each row's distinct cell text and the
+    #: distinct texts, stripped (absent optional columns: one code, text "").
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+    stripped: dict[str, np.ndarray] = field(default_factory=dict)
     blank: dict[str, np.ndarray] = field(default_factory=dict)
-    #: Parsed values (NA where blank or unreadable).
+    #: Parsed values (NA where blank or unreadable), per row and per distinct text.
     values: dict[str, pd.Series] = field(default_factory=dict)
+    distinct_values: dict[str, np.ndarray] = field(default_factory=dict)
     #: Cells with an error.
     bad: dict[str, np.ndarray] = field(default_factory=dict)
     #: Rows that repeat the table's key of an earlier row.
@@ -260,6 +283,22 @@ class _TableState:
             c for c in map(str, self.raw.columns) if c not in self.spec.names
         ]
         self.col_order = {c: i for i, c in enumerate(names)}
+
+    def text(self, col: str, positions: np.ndarray | None = None) -> np.ndarray:
+        """The stripped cell text of ``col`` (object array), at ``positions`` or all rows."""
+        codes = self.codes[col] if positions is None else self.codes[col][positions]
+        return self.stripped[col][codes]
+
+    def value_ids(self, col: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a text or category column: per row an id of its valid value (-1 where the
+        cell is blank or has an error, as :meth:`valid` is NA), and the distinct values
+        the ids index; None for other kinds."""
+        if self.spec.column(col).kind not in (S.Kind.TEXT, S.Kind.CATEGORY):
+            return None
+        id_u, values = pd.factorize(self.stripped[col])
+        ids = id_u[self.codes[col]]
+        ids[self.blank[col] | self.bad[col]] = -1
+        return ids, np.asarray(values, dtype=object)
 
     def has(self, col: str) -> bool:
         """Cells of ``col`` can be checked (present, or an absent optional column)."""
@@ -354,6 +393,16 @@ def _check_columns(t: _TableState, out: _Collector) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _distinct_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each row's cell text and the distinct texts (as :func:`to_text` reads
+    them), stripped; one factorisation of the column."""
+    text = to_text(column)
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    distinct = uniques.tolist() if is_arrow_text(text) else list(uniques)
+    stripped = np.array([str(u).strip() for u in distinct] or [""], dtype=object)
+    return np.asarray(codes, dtype=np.intp), stripped
+
+
 def _parse(t: _TableState, out: _Collector) -> None:
     index = pd.RangeIndex(t.n)
     for col in t.spec.columns:
@@ -361,32 +410,43 @@ def _parse(t: _TableState, out: _Collector) -> None:
         if name in t.skipped:
             continue
         if name in t.raw.columns:
-            text = to_text(t.raw[name]).str.strip().set_axis(index)
+            codes, stripped = _distinct_text(t.raw[name])
         else:
-            text = pd.Series([""] * t.n, index=index, dtype=str)
-        blank = (text == "").to_numpy(dtype=bool, na_value=True)
+            codes, stripped = np.zeros(t.n, dtype=np.intp), np.array([""], dtype=object)
+        blank_u = stripped == ""
+        blank = blank_u[codes]
         bad = np.zeros(t.n, dtype=bool)
+        t.codes[name], t.stripped[name] = codes, stripped
         if col.cells_required and blank.any():
             out.cells(t, name, blank, "blank", S.msg_blank(col))
             bad |= blank
         if col.kind is S.Kind.NUMBER:
-            values, unread = _parse_number(t, col, text, blank, out)
+            values_u, unread_u = _parse_number(t, col, stripped, codes, out)
+            values = pd.Series(values_u[codes], index=index, dtype="float64")
         elif col.kind is S.Kind.YESNO:
-            values, unread = _parse_yesno(t, col, text, blank, out)
+            yes_u, no_u, unread_u = _parse_yesno(t, col, stripped, codes, out)
+            values_u = np.where(yes_u, True, np.where(no_u, False, None))
+            known = (yes_u | no_u)[codes]
+            values = pd.Series(pd.arrays.BooleanArray(yes_u[codes], ~known), index=index)
         else:  # TEXT, CATEGORY: allowed values are checked by pandera
             # held as object arrays: the later joins and lookups need them so anyway
-            values = text.mask(blank).astype(object)
-            unread = np.zeros(t.n, dtype=bool)
-        t.text[name], t.blank[name], t.values[name] = text, blank, values
-        t.bad[name] = bad | unread
+            values_u = stripped.copy()
+            values_u[blank_u] = np.nan
+            unread_u = np.zeros(stripped.size, dtype=bool)
+            values = pd.Series(values_u[codes], index=index, dtype=object)
+        t.blank[name], t.values[name], t.distinct_values[name] = blank, values, values_u
+        t.bad[name] = bad | unread_u[codes]
 
 
 def _parse_number(
-    t: _TableState, col: S.Column, text: pd.Series, blank: np.ndarray, out: _Collector
-) -> tuple[pd.Series, np.ndarray]:
-    s = text.str.replace(_UNICODE_MINUS, "-", regex=False)
+    t: _TableState, col: S.Column, stripped: np.ndarray, codes: np.ndarray, out: _Collector
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read the distinct texts as numbers; report the rows whose text is not one.
+    Returns the value and whether it is unreadable, per distinct text."""
+    s = pd.Series(stripped, dtype=object).str.replace(_UNICODE_MINUS, "-", regex=False)
+    blank = stripped == ""
     ok = s.str.fullmatch(_NUMBER_RE).to_numpy(dtype=bool, na_value=False).copy()
-    values = np.full(t.n, np.nan)
+    values = np.full(stripped.size, np.nan)
     if ok.all():
         values = s.astype("float64").to_numpy().copy()
     elif ok.any():
@@ -395,43 +455,50 @@ def _parse_number(
         ok &= np.isfinite(values)  # e.g. "1e999"
     unread = ~ok & ~blank
     if unread.any():
-        pos = np.flatnonzero(unread)
-        cells = s.to_numpy(dtype=object)[pos]
-        comma = pd.Series(cells, dtype=object).str.fullmatch(_COMMA_RE).to_numpy(dtype=bool)
-        rules = [
-            S.msg_decimal_comma(v)
-            if c
-            else (
-                S.msg_missing_marker(col)
-                if v.lower() in S.MISSING_MARKERS
-                else S.msg_not_number(col)
-            )
-            for v, c in zip(cells, comma, strict=True)
-        ]
-        checks = np.where(comma, "decimal_comma", "not_number")
-        for check in ("decimal_comma", "not_number"):
-            sel = checks == check
-            if sel.any():
-                mask = np.zeros(t.n, dtype=bool)
-                mask[pos[sel]] = True
-                out.cells(
-                    t, col.name, mask, check, [r for r, k in zip(rules, sel, strict=True) if k]
+        cells = s.to_numpy(dtype=object)
+        comma = (
+            pd.Series(cells, dtype=object)
+            .str.fullmatch(_COMMA_RE)
+            .to_numpy(dtype=bool, na_value=False)
+        )
+        rules = np.array(
+            [
+                (
+                    S.msg_decimal_comma(v)
+                    if c
+                    else (
+                        S.msg_missing_marker(col)
+                        if v.lower() in S.MISSING_MARKERS
+                        else S.msg_not_number(col)
+                    )
                 )
+                if u
+                else ""
+                for v, c, u in zip(cells, comma, unread, strict=True)
+            ],
+            dtype=object,
+        )
+        row_unread = unread[codes]
+        for check, which in (("decimal_comma", comma), ("not_number", ~comma)):
+            mask = row_unread & which[codes]
+            if mask.any():
+                out.cells(t, col.name, mask, check, rules[codes[mask]].tolist())
         values[unread] = np.nan
-    return pd.Series(values, index=text.index, dtype="float64"), unread
+    return values, unread
 
 
 def _parse_yesno(
-    t: _TableState, col: S.Column, text: pd.Series, blank: np.ndarray, out: _Collector
-) -> tuple[pd.Series, np.ndarray]:
-    low = text.str.lower()
+    t: _TableState, col: S.Column, stripped: np.ndarray, codes: np.ndarray, out: _Collector
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read the distinct texts as yes/no; report the rows that are neither.
+    Returns yes, no and unreadable per distinct text."""
+    low = pd.Series(stripped, dtype=object).str.lower()
     yes = low.isin(S.YES_TOKENS).to_numpy(dtype=bool, na_value=False)
     no = low.isin(S.NO_TOKENS).to_numpy(dtype=bool, na_value=False)
-    unread = ~(yes | no | blank)
+    unread = ~(yes | no | (stripped == ""))
     if unread.any():
-        out.cells(t, col.name, unread, "not_yesno", S.msg_not_yesno(col))
-    values = pd.arrays.BooleanArray(yes, ~(yes | no))
-    return pd.Series(values, index=text.index), unread
+        out.cells(t, col.name, unread[codes], "not_yesno", S.msg_not_yesno(col))
+    return yes, no, unread
 
 
 # ---------------------------------------------------------------------------
@@ -439,24 +506,56 @@ def _parse_yesno(
 # ---------------------------------------------------------------------------
 
 
-def _pandera_checks(tables: dict[str, _TableState], out: _Collector) -> None:
-    import pandera.pandas as pa  # imported here: it takes about a second
+def _fails_value_rule(col: S.Column, values: np.ndarray) -> bool:
+    """Whether any of ``values`` (parsed distinct values, NaN = missing) breaks the
+    column's range or allowed values: the rules of :func:`_pandera_value_checks`, with
+    pandera's semantics (missing values pass, ``nullable=True``)."""
+    if col.kind is S.Kind.CATEGORY:
+        present = pd.notna(values)
+        return not np.isin(values[present].astype(object), list(col.allowed)).all()
+    if col.kind is not S.Kind.NUMBER:
+        return False
+    x = np.asarray(values, dtype="float64")
+    x = x[~np.isnan(x)]
+    lo, hi = col.minimum, col.maximum
+    ok = np.ones(x.size, dtype=bool)
+    if lo:
+        ok &= (x >= lo.value) if lo.inclusive else (x > lo.value)
+    if hi:
+        ok &= (x <= hi.value) if hi.inclusive else (x < hi.value)
+    return not ok.all()
 
+
+def _pandera_checks(tables: dict[str, _TableState], out: _Collector) -> None:
+    """pandera checks each column's distinct values (one row per distinct cell text,
+    index = its code); a failing distinct value is a problem in every row holding it.
+
+    pandera is imported (about half a second) only when a column has a value that
+    breaks its rule, as :func:`_fails_value_rule` finds with the same comparisons;
+    valid data never need it."""
+    pa = None
     for t in tables.values():
-        columns: dict[str, pa.Column] = {}
+        if t.n == 0:
+            continue
         for col in t.spec.columns:
             if not t.has(col.name):
                 continue
+            values = t.distinct_values[col.name]
+            if not _fails_value_rule(col, values):
+                continue
+            if pa is None:
+                import pandera.pandas as pa  # imported here: it takes half a second
             checks = _pandera_value_checks(pa, col)
-            if checks:
-                columns[col.name] = pa.Column(checks=checks, nullable=True)
-        if not columns or t.n == 0:
-            continue
-        frame = pd.DataFrame({c: t.values[c] for c in columns})
-        try:
-            pa.DataFrameSchema(columns, name=t.spec.name).validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            _failures_to_problems(t, exc.failure_cases, out)
+            if not checks:  # pragma: no cover - _fails_value_rule found a rule
+                continue
+            frame = pd.DataFrame(
+                {col.name: values.astype("float64" if col.kind is S.Kind.NUMBER else object)}
+            )
+            schema = {col.name: pa.Column(checks=checks, nullable=True)}
+            try:
+                pa.DataFrameSchema(schema, name=t.spec.name).validate(frame, lazy=True)
+            except pa.errors.SchemaErrors as exc:
+                _failures_to_problems(t, exc.failure_cases, out)
 
 
 def _pandera_value_checks(pa: object, col: S.Column) -> list[object]:
@@ -478,20 +577,22 @@ def _pandera_value_checks(pa: object, col: S.Column) -> list[object]:
 
 
 def _failures_to_problems(t: _TableState, fc: pd.DataFrame, out: _Collector) -> None:
+    """Problems for pandera's failure cases, whose ``index`` is a distinct-value code."""
     for name, grp in fc.groupby("column", sort=False):
         idx = pd.to_numeric(grp["index"], errors="coerce")
         col = t.spec.column(str(name))
         if idx.isna().any():  # pragma: no cover - a schema-level failure we did not expect
             for check in grp["check"].astype(str).unique():
                 out.table(t, col.name, "pandera", f"failed check {check}")
-        pos = np.unique(idx.dropna().to_numpy(dtype=np.int64))
+        failing = np.zeros(t.stripped[col.name].size, dtype=bool)
+        failing[idx.dropna().to_numpy(dtype=np.int64)] = True
+        mask = failing[t.codes[col.name]]
+        pos = np.flatnonzero(mask)
         if len(pos) == 0:
             continue
-        mask = np.zeros(t.n, dtype=bool)
-        mask[pos] = True
         if col.kind is S.Kind.CATEGORY:
             hints = _category_hints(col)
-            cells = t.text[col.name].to_numpy(dtype=object)[pos]
+            cells = t.text(col.name, pos)
             rules = [S.msg_not_allowed(col, hints.get(_squash(v))) for v in cells]
             out.cells(t, col.name, mask, "not_allowed", rules)
         else:
@@ -517,6 +618,20 @@ def _member(values: pd.Series, pool: pd.Series) -> np.ndarray:
     also for arrow-backed strings)."""
     index = pd.Index(pool.dropna().to_numpy(dtype=object)).unique()
     return index.get_indexer(values.to_numpy(dtype=object)) >= 0
+
+
+def _member_ids(
+    ids: tuple[np.ndarray, np.ndarray], pool: tuple[np.ndarray, np.ndarray], rows: np.ndarray
+) -> np.ndarray:
+    """:func:`_member` on value ids (:meth:`_TableState.value_ids`): True where a row's
+    valid value is the valid value of a pool row selected by ``rows``. Values are
+    compared once per distinct value rather than once per row."""
+    row_ids, values = ids
+    pool_ids, pool_values = pool
+    chosen = pool_ids[rows & (pool_ids >= 0)]
+    present = np.bincount(chosen, minlength=len(pool_values)) > 0
+    member = pd.Index(pool_values[present]).get_indexer(values) >= 0
+    return (row_ids >= 0) & member[np.maximum(row_ids, 0)]
 
 
 def _is(series: pd.Series, value: bool) -> np.ndarray:
@@ -552,6 +667,15 @@ def _key_rule(t: _TableState, out: _Collector) -> None:
     key = list(t.spec.key)
     if not key or not all(t.has(k) for k in key) or t.n == 0:
         return
+    ids = [t.value_ids(k) for k in key]
+    if all(i is not None for i in ids):  # quick test on integer ids: any duplicate?
+        combined = np.zeros(t.n, dtype=np.int64)
+        complete = np.ones(t.n, dtype=bool)
+        for row_ids, values in ids:  # type: ignore[misc]
+            combined = combined * (len(values) + 1) + row_ids
+            complete &= row_ids >= 0
+        if not pd.Series(combined[complete]).duplicated().any():
+            return
     frame = pd.DataFrame({k: t.valid(k).astype(object) for k in key})
     frame["_row"] = t.rows
     complete = frame[key].notna().all(axis=1).to_numpy()
@@ -574,8 +698,12 @@ def _foreign_key_rule(t: _TableState, tables: dict[str, _TableState], out: _Coll
     parent = tables[fk.parent_table]
     if not parent.has(fk.parent_column):
         return
-    ids = t.valid(fk.column)
-    mask = ids.notna().to_numpy() & ~_member(ids, parent.valid(fk.parent_column))
+    ids, pool = t.value_ids(fk.column), parent.value_ids(fk.parent_column)
+    if ids is not None and pool is not None:
+        mask = (ids[0] >= 0) & ~_member_ids(ids, pool, np.ones(parent.n, dtype=bool))
+    else:
+        values = t.valid(fk.column)
+        mask = values.notna().to_numpy() & ~_member(values, parent.valid(fk.parent_column))
     out.cells(t, fk.column, mask, "unknown_parent", S.msg_unknown_parent(fk, parent.label))
     t.bad[fk.column] |= mask
 
@@ -597,8 +725,13 @@ def _parent_bound_rules(t: _TableState, tables: dict[str, _TableState], out: _Co
         lookup = pd.Index(pids[use].to_numpy(dtype=object))
         pvals = parent.valid(pcol).to_numpy(dtype=np.float64, na_value=np.nan)[use]
         prows = parent.rows[use]
-        ptext = parent.text[pcol].to_numpy(dtype=object)[use]
-        loc = lookup.get_indexer(t.valid(fk.column).to_numpy(dtype=object))
+        ptext = parent.text(pcol)[use]
+        ids = t.value_ids(fk.column)
+        if ids is not None:  # look up each distinct id once
+            loc_u = lookup.get_indexer(ids[1])
+            loc = np.where(ids[0] >= 0, loc_u[np.maximum(ids[0], 0)], -1)
+        else:
+            loc = lookup.get_indexer(t.valid(fk.column).to_numpy(dtype=object))
         child = t.valid(col.name).to_numpy(dtype=np.float64, na_value=np.nan)
         found = loc >= 0
         limit = np.full(t.n, np.nan)
@@ -622,13 +755,19 @@ def _requires_child_rule(t: _TableState, tables: dict[str, _TableState], out: _C
     child = tables[req.child_table]
     if child.n == 0 or not child.has(req.key) or not child.has(req.where):
         return
-    ids = t.valid(req.key)
-    candidates = ids.notna().to_numpy() & ~t.duplicate
-    cids = child.valid(req.key)
+    ids, cids = t.value_ids(req.key), child.value_ids(req.key)
     where = child.valid(req.where)
-    has_row = _member(ids, cids)
-    has_where = _member(ids, cids[_is(where, True)])
-    unknown = _member(ids, cids[child.bad[req.where]])
+    if ids is not None and cids is not None:
+        candidates = (ids[0] >= 0) & ~t.duplicate
+        has_row = _member_ids(ids, cids, np.ones(child.n, dtype=bool))
+        has_where = _member_ids(ids, cids, _is(where, True))
+        unknown = _member_ids(ids, cids, child.bad[req.where])
+    else:
+        values, cvalues = t.valid(req.key), child.valid(req.key)
+        candidates = values.notna().to_numpy() & ~t.duplicate
+        has_row = _member(values, cvalues)
+        has_where = _member(values, cvalues[_is(where, True)])
+        unknown = _member(values, cvalues[child.bad[req.where]])
     out.cells(t, req.key, candidates & ~has_row, "no_child", S.msg_no_child_row(req, child.label))
     out.cells(
         t,
@@ -655,10 +794,18 @@ def _typed(t: _TableState) -> pd.DataFrame:
             cols[col.name] = values.astype(bool if col.cells_required else "boolean")
         elif col.kind is S.Kind.CATEGORY:
             cat = pd.CategoricalDtype(list(col.allowed), ordered=col.ordered)
-            cols[col.name] = values.astype(object).astype(cat)
+            # category code of each distinct text (-1: blank), spread by row code
+            position = {a: i for i, a in enumerate(col.allowed)}
+            distinct = t.distinct_values[col.name]
+            code_u = np.array([position.get(v, -1) for v in distinct], dtype=np.int64)
+            cols[col.name] = pd.Series(
+                pd.Categorical.from_codes(code_u[t.codes[col.name]], dtype=cat), index=index
+            )
         else:
-            cols[col.name] = t.text[col.name].mask(t.blank[col.name])
+            cols[col.name] = pd.Series(t.text(col.name), index=index, dtype=object).mask(
+                t.blank[col.name]
+            )
     for name in t.extras:
-        cols[name] = to_text(t.raw[name]).set_axis(index)
+        cols[name] = to_text(t.raw[name]).set_axis(index).astype(object)
     cols["_row"] = pd.Series(t.rows, index=index, dtype=np.int64)
     return pd.DataFrame(cols, index=index)

@@ -318,20 +318,60 @@ def model_forest(
     return ax
 
 
+TSCORE_POINTS_MAX = 5_000
+"""Above this many levels (both groups) :func:`tscore_plot` draws each group's
+distribution as a horizontal histogram instead of one point per level."""
+TSCORE_BINS_MAX = 80
+"""Most bars of a histogram: more distinct T-scores are binned into this many."""
+
+
+def _histogram_strip(ax: Axes, x0: float, vals: np.ndarray, reps: np.ndarray, colour: str):
+    """A horizontal histogram from x0 − 0.35 to at most x0 − 0.03: one bar per distinct
+    T-score (or per bin when there are more than :data:`TSCORE_BINS_MAX`), its length
+    proportional to the number of levels."""
+    if vals.size > TSCORE_BINS_MAX:
+        edges = np.linspace(vals.min(), vals.max(), TSCORE_BINS_MAX + 1)
+        counts, _ = np.histogram(vals, bins=edges, weights=reps)
+        centres, height = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
+    else:
+        centres, counts = vals, reps.astype(float)
+        gaps = np.diff(vals)
+        height = float(gaps.min()) if gaps.size else 0.1
+    return ax.barh(
+        centres,
+        0.32 * counts / max(float(counts.max()), 1.0),
+        height=0.9 * height,
+        left=x0 - 0.35,
+        color=colour,
+        alpha=0.7,
+        linewidth=0,
+        zorder=2,
+    )
+
+
 def tscore_plot(
     result: Result, cutoff: float | None = None, ax: Axes | None = None, fmt: Formatter = _FMT
 ) -> Axes:
     """Level T-scores of fractured and nonfractured levels: every level as a point
-    (stacked where values repeat), the mean with its 95% CI, and the cutoff as a line."""
+    (stacked where values repeat), the mean with its 95% CI, and the cutoff as a line.
+
+    With more than :data:`TSCORE_POINTS_MAX` levels each group's distribution is a
+    horizontal histogram (bar length ∝ number of levels at that T-score) in the
+    place of the stacked points, with the same mean and CI marks."""
     ax = _axes(ax, "single", 70.0)
     counts = result.meta.get("value_counts", {})
     groups = (
         ("nonfractured", "Nonfractured levels", OKABE_ITO["sky"]),
         ("fractured", "Fractured levels", OKABE_ITO["vermillion"]),
     )
+    total = sum(int(p[1]) for term, _l, _c in groups for p in counts.get(term, []))
     for x0, (term, _label, colour) in enumerate(groups):
         pairs = counts.get(term, [])
-        if pairs:
+        if pairs and total > TSCORE_POINTS_MAX:
+            vals = np.array([p[0] for p in pairs], float)
+            reps = np.array([p[1] for p in pairs], int)
+            _histogram_strip(ax, x0, vals, reps, colour)
+        elif pairs:
             vals = np.array([p[0] for p in pairs], float)
             reps = np.array([p[1] for p in pairs], int)
             spread = 0.32 / max(1, reps.max())
@@ -379,6 +419,26 @@ def tscore_plot(
     return ax
 
 
+KM_POINTS_MAX = 5_000
+"""A Kaplan–Meier curve with more points keeps only those where S(t) or its CI
+changes (and its ends): the same step function with far fewer vertices."""
+KM_CENSOR_MARKS_MAX = 1_000
+"""More censoring marks than this are merged onto a grid of 1/1000 of the time range
+(marks closer than that overlap on the printed figure anyway)."""
+
+
+def _steps(*series: np.ndarray) -> np.ndarray:
+    """Positions where any series changes from the previous position, plus both ends
+    (NaN equals NaN): a ``where="post"`` step plot of them is the same function."""
+    n = series[0].size
+    keep = np.zeros(n, dtype=bool)
+    keep[[0, -1]] = True
+    for x in series:
+        a, b = x[1:], x[:-1]
+        keep[1:] |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    return keep
+
+
 def km_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Axes:
     """Kaplan–Meier refracture-free survival, overall and by T-score group.
 
@@ -407,9 +467,15 @@ def km_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Ax
         s = np.asarray(curve["survival"], float)
         lo = np.asarray(curve["ci_low"], float)
         hi = np.asarray(curve["ci_high"], float)
+        if x.size > KM_POINTS_MAX:  # only where the step function changes (exact)
+            keep = _steps(s, lo, hi)
+            x, s, lo, hi = x[keep], s[keep], lo[keep], hi[keep]
         ax.step(x, s, where="post", color=colour, label=_km_label(curve["label"], fmt))
         ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.12, lw=0)
         cens = np.asarray(curve.get("censor_times") or [], float)
+        if cens.size > KM_CENSOR_MARKS_MAX:  # marks closer than the line width coincide
+            grid = (np.nanmax(cens) - np.nanmin(cens)) / KM_CENSOR_MARKS_MAX or 1.0
+            cens = np.unique(np.round(cens / grid) * grid)
         if cens.size:
             idx = np.searchsorted(x, cens, side="right") - 1
             ax.plot(cens, s[np.clip(idx, 0, s.size - 1)], "|", color=colour, ms=3, mew=0.6)
