@@ -66,11 +66,9 @@ def _cluster_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
     """Column sums of ``values`` (n × k) within each cluster (n_groups × k)."""
     if values.ndim == 1:
         return np.bincount(groups, weights=values, minlength=n_groups)
+    columns = np.ascontiguousarray(values.T)  # one contiguous row per column
     return np.column_stack(
-        [
-            np.bincount(groups, weights=values[:, j], minlength=n_groups)
-            for j in range(values.shape[1])
-        ]
+        [np.bincount(groups, weights=col, minlength=n_groups) for col in columns]
     )
 
 
@@ -131,6 +129,14 @@ def fit_gee(
             return Xc * sd[:, None], (y - mu) / np.where(sd > 0, sd, np.nan)
         return Xc, y - eta
 
+    cache: list = [None, None]
+
+    def last_pieces(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``pieces(beta)``, reused while β is unchanged (each step needs them twice)."""
+        if cache[0] is None or not np.array_equal(cache[0], beta):
+            cache[:] = [beta.copy(), pieces(beta)]
+        return cache[1]
+
     def moment_alpha(r: np.ndarray) -> float:
         """Moment estimate of the exchangeable correlation; NaN where it is undefined
         (no residual variance, or no more within-cluster pairs than coefficients)."""
@@ -147,7 +153,7 @@ def fit_gee(
         return 1.0 / (1.0 - alpha), c
 
     def bread_scores(beta: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        D, r = pieces(beta)
+        D, r = last_pieces(beta)
         a, c = weights(alpha)
         S = _cluster_sums(D, codes, n_groups)  # Σ_j D̃_ij per cluster
         rho = _cluster_sums(r, codes, n_groups)  # Σ_j r̃_ij per cluster
@@ -166,7 +172,7 @@ def fit_gee(
     with np.errstate(divide="ignore", invalid="ignore"):
         for it in range(maxiter):
             if exchangeable and it > 0:
-                alpha = moment_alpha(pieces(beta)[1])
+                alpha = moment_alpha(last_pieces(beta)[1])
                 if not (math.isfinite(alpha) and -1.0 / (size.max() - 1.0) < alpha < 1.0):
                     shown = f" ({alpha:.3g})" if math.isfinite(alpha) else ""  # never "(nan)"
                     return failed(
@@ -190,7 +196,7 @@ def fit_gee(
                 converged = True
                 break
         if exchangeable:
-            alpha = moment_alpha(pieces(beta)[1])
+            alpha = moment_alpha(last_pieces(beta)[1])
         bread, u = bread_scores(beta, alpha)
         try:
             inv = np.linalg.inv(bread)
@@ -199,7 +205,7 @@ def fit_gee(
         cov = inv @ (u.T @ u) @ inv
         bse = np.sqrt(np.diag(cov))
         pvalues = 2.0 * norm.sf(np.abs(beta / bse))
-        r = pieces(beta)[1]
+        r = last_pieces(beta)[1]
         scale = 1.0 if binomial else float(np.sum(r**2)) / (n - k)
     if not converged:
         notes.append(f"The GEE did not converge in {maxiter} iterations.")
@@ -239,7 +245,8 @@ def _rows(
 
 
 def _binary_problem(y: np.ndarray, groups: np.ndarray, k: int) -> str | None:
-    n, n_clusters, events = len(y), len(np.unique(groups)), int(y.sum())
+    """Why the binomial GEE cannot be fitted (``groups``: codes 0 … clusters − 1)."""
+    n, n_clusters, events = len(y), _n_codes(groups), int(y.sum())
     if n == 0:
         return "no levels with complete data"
     if events == 0:
@@ -254,6 +261,11 @@ def _binary_problem(y: np.ndarray, groups: np.ndarray, k: int) -> str | None:
     return None
 
 
+def _n_codes(codes: np.ndarray) -> int:
+    """Number of clusters of ``pd.factorize`` codes (every code 0 … max occurs)."""
+    return int(codes.max()) + 1 if codes.size else 0
+
+
 def _model(
     name: str,
     frame: pd.DataFrame,
@@ -262,14 +274,15 @@ def _model(
     alpha: float,
 ) -> tuple[list[dict], list[str], dict]:
     """One binomial GEE of the outcome on ``exposure`` + adjacent + age."""
-    from firthmodels import detect_separation
     from scipy.stats import norm
+
+    from refracture.analysis.models import separation_check
 
     terms = [exposure, "adjacent", "age"]
     y = frame[OUTCOME].to_numpy(dtype="float64")
     groups = pd.factorize(frame["patient_id"])[0]
     X_all = frame[terms].to_numpy(dtype="float64")
-    n, n_clusters, events = len(y), int(np.unique(groups).size), int(y.sum())
+    n, n_clusters, events = len(y), _n_codes(groups), int(y.sum())
     rows = _rows(name, terms, n, n_clusters, events, cutoff)
     notes: list[str] = []
     info: dict = {f"alpha_{name}": math.nan, f"intercept_{name}": math.nan}
@@ -288,7 +301,7 @@ def _model(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sep = detect_separation(X, y.astype(int), fit_intercept=True)
+                sep = separation_check(X, y)
             if sep.separation:
                 names = [terms[j] for j in keep] + ["intercept"]
                 infinite = [t for t, d in zip(names, sep.directions, strict=True) if d]

@@ -29,6 +29,19 @@ Methods (also stated in each result's ``meta``):
   Separated data make the Firth fit primary.
 * Firth: penalised-likelihood estimates, penalised profile-likelihood CIs and
   penalised likelihood-ratio P values (as R's ``logistf`` reports them).
+
+Large cohorts (:data:`GROUPED_FROM` complete cases or more) are fitted to their
+*distinct* rows of (covariates, outcome), each weighted by how often it occurs.
+The log-likelihood Σ_i [y_i η_i − log(1 + e^{η_i})] of the individual patients
+equals Σ_g f_g [y_g η_g − log(1 + e^{η_g})] over the distinct rows g with counts
+f_g, term for term, and so do its score, information and Firth penalty
+½ log|X'WX|: estimates, standard errors, profile bounds and P values are those of
+the patient-level fit (to floating-point rounding), at the cost of the distinct
+rows. The ML fit is then Newton–Raphson on the weighted likelihood (Wald SEs from
+the inverse information, as statsmodels ``Logit`` reports them) and the Firth fit
+passes the counts to ``firthmodels`` as ``sample_weight`` (frequency weights);
+``meta["computation"]`` says which was used. The separation check first solves
+Konis' linear program on a few thousand of the rows (:func:`separation_check`).
 """
 
 from __future__ import annotations
@@ -47,11 +60,14 @@ from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
 from refracture.data.derive import DerivedData
 
 __all__ = [
+    "GROUPED_FROM",
     "c_statistic",
     "encode_covariates",
     "firth_model",
+    "group_rows",
     "hosmer_lemeshow",
     "multivariable_model",
+    "separation_check",
     "univariable_models",
 ]
 
@@ -76,6 +92,23 @@ SEPARATION_SE = 1e3
 """An ML standard error above this (on the coefficient scale) is a separation symptom."""
 EXTREME_P = 1e-10
 """A fitted probability within this of 0 or 1 is a separation symptom."""
+GROUPED_FROM = 20_000
+"""From this many complete cases on, a model is fitted to its distinct rows with
+their counts (the same likelihood; see the module docstring). Smaller data, such as
+the example cohort, are fitted patient by patient exactly as before."""
+SEPARATION_SUBSET = 4_000
+"""Rows of the subset on which :func:`separation_check` first looks for a
+certificate that the data are not separated."""
+FIRTH_GROUPED_COMPUTATION = (
+    "Firth penalised likelihood fitted to the distinct rows of (covariates, outcome) with "
+    "their counts as frequency weights (firthmodels sample_weight; the same penalised "
+    "likelihood as patient by patient); the ML fit alongside as in the multivariable model"
+)
+GROUPED_COMPUTATION = (
+    "maximum likelihood fitted to the distinct rows of (covariates, outcome) weighted by "
+    "their counts (the same likelihood as patient by patient): Newton–Raphson, Wald SEs "
+    "from the inverse information"
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -97,6 +130,90 @@ def _label(term: str) -> str:
     base = term.split("[", 1)[0]
     label = COVARIATE_LABELS.get(base, base)
     return label if base == term else f"{label}: {term[len(base) :]}"
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The distinct rows of a design with their counts (see :func:`group_rows`)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    inverse: np.ndarray
+    """Row ``i`` of the original data is distinct row ``inverse[i]``."""
+
+
+def group_rows(X: np.ndarray, y: np.ndarray) -> Grouped:
+    """The distinct rows of ``[X, y]`` (in order of first appearance), their counts and
+    the inverse map.
+
+    Each column is coded by hashing (``pd.factorize``) and the codes are combined
+    into one integer key per row (mixed radix), so the grouping is one more
+    factorisation of integers; when the key would not fit 63 bits, the rows
+    themselves are compared (``np.unique(axis=0)``).
+    """
+    X = np.asarray(X, dtype="float64").reshape(len(y), -1)
+    Z = np.column_stack([X, np.asarray(y, dtype="float64")])
+    n, k = Z.shape
+    codes, radix = [], 1
+    for j in range(k):
+        code, uniq = pd.factorize(Z[:, j])
+        codes.append((code.astype(np.int64), max(1, uniq.size)))
+        radix *= max(1, uniq.size)
+    if n and radix < 2**62:
+        key = np.zeros(n, dtype=np.int64)
+        for code, size in codes:
+            key = key * size + code
+        inverse = pd.factorize(key)[0].astype(np.intp)
+        # group g first appears where the running maximum of the codes reaches g
+        top = np.maximum.accumulate(inverse)
+        first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]])
+        rows, counts = Z[first], np.bincount(inverse)
+    else:
+        rows, inverse, counts = np.unique(Z, axis=0, return_inverse=True, return_counts=True)
+    return Grouped(rows[:, :-1], rows[:, -1], counts.astype("float64"), inverse.reshape(-1))
+
+
+def _certificate_rows(X: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
+    """Positions of an evenly spread subset of rows plus, per class and column, the
+    rows with the smallest and largest value (deterministic)."""
+    n = len(y)
+    pick = [np.unique(np.linspace(0, n - 1, size).astype(np.int64))]
+    for cls in (0, 1):
+        where = np.flatnonzero(y == cls)
+        if where.size:
+            sub = X[where]
+            pick.append(where[np.argmin(sub, axis=0)])
+            pick.append(where[np.argmax(sub, axis=0)])
+    return np.unique(np.concatenate(pick))
+
+
+def separation_check(X: np.ndarray, y: np.ndarray):
+    """``firthmodels.detect_separation(X, y, fit_intercept=True)``, fast for large data.
+
+    The data are (quasi-)completely separated when some β ≠ 0 has z_i'β ≥ 0 for every
+    row, z_i = (2y_i − 1)(1, x_i). If a subset of the rows that has full column rank
+    admits no such β, neither do all rows (each added row is one more constraint), so
+    the linear program of Konis (2007) is first solved on
+    :data:`SEPARATION_SUBSET` rows (:func:`_certificate_rows`); when it finds no
+    separation that is the answer for the whole data, and otherwise (or when the
+    subset is rank-deficient) the program is solved on every row exactly as before.
+    Either way the result is that of the full program: ``separation`` False with no
+    infinite coefficient, or the full program's own result.
+    """
+    from firthmodels import detect_separation
+
+    X = np.asarray(X, dtype="float64").reshape(len(y), -1)
+    y = np.asarray(y).astype(int)
+    if len(y) > 2 * SEPARATION_SUBSET:
+        pick = _certificate_rows(X, y, SEPARATION_SUBSET)
+        try:
+            sub = detect_separation(X[pick], y[pick], fit_intercept=True)
+        except (np.linalg.LinAlgError, ValueError):
+            sub = None
+        if sub is not None and not sub.separation:
+            return sub
+    return detect_separation(X, y, fit_intercept=True)
 
 
 def encode_covariates(
@@ -160,10 +277,21 @@ class _Design:
     n_total: int
     n_used: int
     notes: list[str] = field(default_factory=list)
+    _grouped: Grouped | None = None
 
     @property
     def events(self) -> int:
         return int(self.y.sum())
+
+    @property
+    def large(self) -> bool:
+        """Fitted to its distinct rows (see :data:`GROUPED_FROM`)."""
+        return self.n_used >= GROUPED_FROM
+
+    def grouped(self) -> Grouped:
+        if self._grouped is None:
+            self._grouped = group_rows(self.X, self.y)
+        return self._grouped
 
     @property
     def n_excluded(self) -> int:
@@ -232,8 +360,9 @@ def _outcome_problem(d: _Design) -> str | None:
 # --------------------------------------------------------------------------- ML fitting
 
 
-def _loglik(eta: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+def _loglik(eta: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    terms = y * eta - np.logaddexp(0.0, eta)
+    return float(np.sum(terms if w is None else w * terms))
 
 
 def _crossprod(X: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -255,17 +384,23 @@ def _newton(
     start: np.ndarray,
     max_iter: int = 200,
     tol: float = 1e-10,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, bool]:
-    """Maximum likelihood logistic fit with an offset (Newton–Raphson, step halving)."""
+    """Maximum likelihood logistic fit with an offset (Newton–Raphson, step halving);
+    ``weights`` are frequency weights (counts of identical rows)."""
     from scipy.special import expit
 
     beta = start.astype("float64", copy=True)
     eta = offset + X @ beta
-    ll = _loglik(eta, y)
+    ll = _loglik(eta, y, weights)
     for _ in range(max_iter):
         p = expit(eta)
         w = p * (1.0 - p)
-        grad = _tmul(X, y - p)
+        if weights is None:
+            grad = _tmul(X, y - p)
+        else:
+            w = weights * w
+            grad = _tmul(X, weights * (y - p))
         hess = _crossprod(X, w)
         try:
             step = np.linalg.solve(hess, grad)
@@ -277,7 +412,7 @@ def _newton(
         for _ in range(40):
             nb = beta + t * step
             neta = offset + X @ nb
-            nll = _loglik(neta, y)
+            nll = _loglik(neta, y, weights)
             if nll >= ll - 1e-12 * max(1.0, abs(ll)):
                 break
             t *= 0.5
@@ -296,10 +431,12 @@ def profile_interval(
     se: np.ndarray,
     j: int,
     alpha: float = 0.05,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float, float, bool]:
     """Profile-likelihood CI and likelihood-ratio P of coefficient ``j``.
 
-    ``X`` includes the constant column; ``beta_hat`` is the ML estimate. Returns
+    ``X`` includes the constant column; ``beta_hat`` is the ML estimate; ``weights``
+    are frequency weights of the rows (distinct rows with their counts). Returns
     ``(low, high, p_lr, ok)``; an infinite bound means the profile deviance never
     reached the χ² quantile; ``ok`` is False when a constrained fit or the root
     search failed (the bound is then NaN).
@@ -308,16 +445,16 @@ def profile_interval(
     from scipy.stats import chi2
 
     crit = float(chi2.ppf(1.0 - alpha, 1))
-    ll_hat = _loglik(X @ beta_hat, y)
+    ll_hat = _loglik(X @ beta_hat, y, weights)
     rest = np.delete(np.arange(X.shape[1]), j)
     Xr, xj = X[:, rest], X[:, j]
     warm = {"beta": beta_hat[rest]}
     ok = [True]
 
     def deviance(b: float) -> float:
-        beta, ll, conv = _newton(Xr, y, b * xj, warm["beta"])
+        beta, ll, conv = _newton(Xr, y, b * xj, warm["beta"], weights=weights)
         if not conv:
-            beta, ll, conv = _newton(Xr, y, b * xj, beta_hat[rest])
+            beta, ll, conv = _newton(Xr, y, b * xj, beta_hat[rest], weights=weights)
         ok[0] = ok[0] and conv
         if conv:
             warm["beta"] = beta
@@ -367,14 +504,42 @@ class _MLFit:
     notes: list[str]
 
 
+def _ml_fit_grouped(d: _Design) -> _MLFit:
+    """ML fit of a large design on its distinct rows (:data:`GROUPED_FROM`)."""
+    from scipy.special import expit
+    from scipy.stats import norm
+
+    g = d.grouped()
+    X = np.column_stack([np.ones(len(g.y)), g.X])
+    k = X.shape[1]
+    ybar = float(d.y.mean())
+    start = np.zeros(k)
+    start[0] = math.log(ybar / (1.0 - ybar))
+    notes: list[str] = []
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        params, llf, converged = _newton(X, g.y, np.zeros(len(g.y)), start, weights=g.w)
+        p = expit(X @ params)
+        try:
+            cov = np.linalg.inv(_crossprod(X, g.w * p * (1.0 - p)))
+            bse = np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            notes.append("The information matrix of the ML fit is singular.")
+            bse = np.full(k, np.nan)
+        pvalues = 2.0 * norm.sf(np.abs(params / bse))
+    llnull = d.events * math.log(ybar) + (d.n_used - d.events) * math.log(1.0 - ybar)
+    return _MLFit(params, bse, pvalues, llf, llnull, p[g.inverse], converged, notes)
+
+
 def _ml_fit(d: _Design) -> _MLFit | None:
-    import statsmodels.api as sm
+    if d.large:
+        return _ml_fit_grouped(d)
+    from statsmodels.discrete.discrete_model import Logit
 
     X = np.column_stack([np.ones(d.n_used), d.X])
     notes: list[str] = []
     try:
         with _captured(notes, "statsmodels"):
-            res = sm.Logit(d.y, X).fit(disp=0, method="newton", maxiter=100)
+            res = Logit(d.y, X).fit(disp=0, method="newton", maxiter=100)
             params = np.asarray(res.params, dtype="float64")
             bse = np.asarray(res.bse, dtype="float64")
             pvalues = np.asarray(res.pvalues, dtype="float64")
@@ -400,13 +565,11 @@ def _ml_fit(d: _Design) -> _MLFit | None:
 
 def _separation(d: _Design, fit: _MLFit | None) -> tuple[bool, list[str]]:
     """Detect (quasi-)complete separation; reasons in words."""
-    from firthmodels import detect_separation
-
     reasons: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sep = detect_separation(d.X, d.y.astype(int), fit_intercept=True)
+            sep = separation_check(d.X, d.y)
         if sep.separation:
             infinite = [
                 t for t, k in zip([*d.fitted, "intercept"], sep.directions, strict=True) if k
@@ -454,13 +617,19 @@ def _empty_rows(d: _Design | None, terms: Sequence[str], contrasts: dict) -> lis
 def _ml_rows(d: _Design, fit: _MLFit, settings: AnalysisSettings) -> tuple[list[dict], list[str]]:
     """Per-term rows of an ML fit with profile-likelihood CIs."""
     notes: list[str] = []
-    X = np.column_stack([np.ones(d.n_used), d.X])
+    if d.large:
+        g = d.grouped()
+        X, y, weights = np.column_stack([np.ones(len(g.y)), g.X]), g.y, g.w
+    else:
+        X, y, weights = np.column_stack([np.ones(d.n_used), d.X]), d.y, None
     z = _z(settings.alpha)
     rows = _empty_rows(d, d.terms, d.contrasts)
     by_term = {r["term"]: r for r in rows}
     for k, term in enumerate(d.fitted, start=1):
         b, se = fit.params[k], fit.bse[k]
-        low, high, p_lr, ok = profile_interval(X, d.y, fit.params, fit.bse, k, settings.alpha)
+        low, high, p_lr, ok = profile_interval(
+            X, y, fit.params, fit.bse, k, settings.alpha, weights=weights
+        )
         if not ok:
             notes.append(f"{term}: a constrained fit of the likelihood profile did not converge.")
         if math.isinf(low) or math.isinf(high):
@@ -523,7 +692,23 @@ def hosmer_lemeshow(
     return stat, df, float(chi2.sf(stat, df)), n_groups
 
 
-def _vif(X: np.ndarray) -> np.ndarray:
+def _vif(X: np.ndarray, closed_form: bool = False) -> np.ndarray:
+    """Variance inflation factor of each column of ``X`` (a constant is added).
+
+    statsmodels ``variance_inflation_factor`` (one OLS per column); with
+    ``closed_form`` (large data) the same quantity as the diagonal of the inverse
+    correlation matrix of ``X``: VIF_j = 1/(1 − R²_j) = [R⁻¹]_jj when the auxiliary
+    regressions include a constant.
+    """
+    if closed_form:
+        out = np.full(X.shape[1], np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = np.corrcoef(X, rowvar=False).reshape(X.shape[1], X.shape[1])
+            try:
+                v = np.diag(np.linalg.inv(corr))
+            except np.linalg.LinAlgError:
+                return out
+        return np.where(np.isfinite(v) & (v > 0), v, np.nan)
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
     Xc = np.column_stack([np.ones(X.shape[0]), X])
@@ -580,15 +765,22 @@ def _firth_fit(d: _Design, alpha: float) -> _FirthFit:
         v = np.asarray(v, dtype="float64")
         return np.concatenate([v[-1:], v[:-1]])
 
-    y = d.y.astype(int)
-    centre = d.X.mean(axis=0)
-    Xc = d.X - centre
+    if d.large:  # distinct rows with their counts as frequency weights (module docstring)
+        g = d.grouped()
+        X, y, weights = g.X, g.y.astype(int), g.w
+        centre = (g.w @ g.X) / g.w.sum()
+    else:
+        X, y, weights = d.X, d.y.astype(int), None
+        centre = d.X.mean(axis=0)
+    Xc = X - centre
     model = None
     for attempt in FIRTH_ATTEMPTS:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                candidate = FirthLogisticRegression(backend="numpy", **attempt).fit(Xc, y)
+                candidate = FirthLogisticRegression(backend="numpy", **attempt).fit(
+                    Xc, y, sample_weight=weights
+                )
         except (np.linalg.LinAlgError, ValueError) as exc:
             return failed(f"The Firth fit failed: {exc}")
         if candidate.converged_ and not any(
@@ -666,8 +858,10 @@ def univariable_models(data: DerivedData, settings: AnalysisSettings = DEFAULT_S
     """
     rows: list[dict] = []
     notes: list[str] = []
+    grouped = False
     for cov in settings.candidate_covariates:
         d = _design(data.patients, [cov])
+        grouped = grouped or d.large
         notes += d.notes
         problem = _outcome_problem(d)
         if problem:
@@ -691,19 +885,17 @@ def univariable_models(data: DerivedData, settings: AnalysisSettings = DEFAULT_S
             r["n_excluded_missing"] = d.n_excluded
         rows += cov_rows
     table = _table(rows)
-    return Result(
-        "univariable",
-        table,
-        notes=tuple(dict.fromkeys(notes)),
-        meta={
-            "outcome": OUTCOME,
-            "model": "logistic regression, one covariate at a time, complete cases per covariate",
-            "ci_method": "profile likelihood",
-            "p_method": "Wald z test",
-            "separation_method": "Firth penalised likelihood (firthmodels)",
-            "alpha": settings.alpha,
-        },
-    )
+    meta = {
+        "outcome": OUTCOME,
+        "model": "logistic regression, one covariate at a time, complete cases per covariate",
+        "ci_method": "profile likelihood",
+        "p_method": "Wald z test",
+        "separation_method": "Firth penalised likelihood (firthmodels)",
+        "alpha": settings.alpha,
+    }
+    if grouped:
+        meta["computation"] = GROUPED_COMPUTATION
+    return Result("univariable", table, notes=tuple(dict.fromkeys(notes)), meta=meta)
 
 
 _COLUMNS = (
@@ -745,16 +937,39 @@ class _Multi:
     separated: bool
     reasons: list[str]
     problem: str | None
+    _ml_rows: tuple[list[dict], list[str]] | None = None
+
+    def ml_rows(self, settings: AnalysisSettings) -> tuple[list[dict], list[str]]:
+        """The ML rows with profile-likelihood CIs (computed once, copies returned)."""
+        assert self.fit is not None
+        if self._ml_rows is None:
+            self._ml_rows = _ml_rows(self.design, self.fit, settings)
+        rows, notes = self._ml_rows
+        return [dict(r) for r in rows], list(notes)
+
+
+_LAST_MULTI: list = []
+"""The last multivariable fit: ``[patients frame (weak reference), settings, _Multi]``.
+:func:`multivariable_model` and :func:`firth_model` fit the same ML model; the second
+reuses the first's fit, separation check and profile CIs when it is given the very
+same patient frame (an identical object, not an equal one) and settings."""
 
 
 def _multi(data: DerivedData, settings: AnalysisSettings) -> _Multi:
+    import weakref
+
+    if _LAST_MULTI and _LAST_MULTI[0]() is data.patients and _LAST_MULTI[1] == settings:
+        return _LAST_MULTI[2]
     d = _design(data.patients, settings.model_covariates)
     problem = _outcome_problem(d)
     if problem:
-        return _Multi(d, None, False, [], problem)
-    fit = _ml_fit(d)
-    separated, reasons = _separation(d, fit)
-    return _Multi(d, fit, separated, reasons, None)
+        m = _Multi(d, None, False, [], problem)
+    else:
+        fit = _ml_fit(d)
+        separated, reasons = _separation(d, fit)
+        m = _Multi(d, fit, separated, reasons, None)
+    _LAST_MULTI[:] = [weakref.ref(data.patients), settings, m]
+    return m
 
 
 def _epv(d: _Design, settings: AnalysisSettings) -> tuple[float, list[str]]:
@@ -818,6 +1033,8 @@ def multivariable_model(data: DerivedData, settings: AnalysisSettings = DEFAULT_
         "primary": "firth" if m.separated else "ml",
         "alpha": settings.alpha,
     }
+    if d.large:
+        meta["computation"] = GROUPED_COMPUTATION
     if m.problem or m.fit is None:
         notes.append(m.problem or "The model could not be fitted.")
         rows = _empty_rows(d, d.terms, d.contrasts)
@@ -830,7 +1047,7 @@ def multivariable_model(data: DerivedData, settings: AnalysisSettings = DEFAULT_
     notes += epv_notes
     notes += fit.notes
     meta.update(epv=epv, converged=fit.converged)
-    vif = dict(zip(d.fitted, _vif(d.X), strict=True))
+    vif = dict(zip(d.fitted, _vif(d.X, closed_form=d.large), strict=True))
     if m.separated:
         notes.append(
             "Separation: " + "; ".join(m.reasons) + ". Maximum-likelihood estimates are "
@@ -839,7 +1056,7 @@ def multivariable_model(data: DerivedData, settings: AnalysisSettings = DEFAULT_
         )
         rows = _empty_rows(d, d.terms, d.contrasts)
     else:
-        rows, more = _ml_rows(d, fit, settings)
+        rows, more = m.ml_rows(settings)
         notes += more
         from scipy.stats import chi2
 
@@ -896,6 +1113,8 @@ def firth_model(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTINGS
         "primary": "firth" if m.separated else "ml",
         "alpha": settings.alpha,
     }
+    if d.large:
+        meta["computation"] = FIRTH_GROUPED_COMPUTATION
     ml_cols = ("ml_estimate", "ml_ci_low", "ml_ci_high", "ml_p")
     columns = (*_COLUMNS[:11], "p_wald", "method", *ml_cols)
     if m.problem or m.fit is None:
@@ -915,7 +1134,7 @@ def firth_model(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTINGS
             "ML estimates are not reported."
         )
     else:
-        ml_rows, _ = _ml_rows(d, m.fit, settings)
+        ml_rows, _ = m.ml_rows(settings)
         ml = {r["term"]: r for r in ml_rows}
         for r in rows:
             src = ml[r["term"]]

@@ -32,6 +32,17 @@ All estimation is done by ``lifelines``:
   Schoenfeld residuals are computed by :func:`schoenfeld_residuals` (equal to
   lifelines' ``compute_residuals``, whose row loop is quadratic in the cohort
   size) and handed to lifelines as ``precomputed_residuals``.
+
+Large cohorts (:data:`LARGE_N` patients or more) use the same estimators with
+faster, equivalent computations, named in ``meta["computation"]``: the Cox model
+is fitted with lifelines' ``batch_mode`` (its vectorised Efron sums per distinct
+time, instead of a loop over patients) when times are tied, Harrell's C is counted
+by :func:`concordance_counts` (the same pairs as lifelines, counted with a
+vectorised Fenwick tree per distinct time). Whatever the size, a plotting curve in
+``meta`` with more than :data:`CURVE_POINTS` points keeps only the times where S(t)
+or its CI changes (every event time, and both ends), which draws the identical
+step function, and more distinct censoring times than that are rounded to a grid
+of 1/:data:`CURVE_POINTS` of their range (``censor_times_rounded`` says so).
 """
 
 from __future__ import annotations
@@ -50,6 +61,8 @@ from refracture.data.derive import DerivedData
 
 __all__ = [
     "COX_COVARIATES",
+    "LARGE_N",
+    "concordance_counts",
     "km_at_times",
     "schoenfeld_residuals",
     "time_to_refracture",
@@ -60,6 +73,15 @@ _DEFAULT_SETTINGS = AnalysisSettings()
 
 COX_COVARIATES: tuple[str, ...] = ("age", "height_loss_max", "tscore_min_l1l4")
 """Covariates of the Cox model of time to refracture."""
+
+LARGE_N = 20_000
+"""From this many patients on, the computations of the module docstring's last
+paragraph are used (the example cohort is far below it)."""
+CONCORDANCE_MAX_TIMES = 20_000
+""":func:`concordance_counts` loops over distinct times; with more of them Harrell's
+C is left to lifelines."""
+CURVE_POINTS = 5_000
+"""A plotting curve with more points than this keeps only its change points."""
 
 _EXTRA = (
     "section",
@@ -146,6 +168,14 @@ def km_at_times(
             "beyond": beyond,
         }
     )
+    if timeline.size > CURVE_POINTS:
+        keep = _change_points(surv, lo, hi)
+        timeline, surv, lo, hi = timeline[keep], surv[keep], lo[keep], hi[keep]
+    censor = np.unique(time[~event])
+    thinned = censor.size > CURVE_POINTS
+    if thinned:  # censoring marks for the figure: on a grid of 1/CURVE_POINTS of the range
+        grid = (censor[-1] - censor[0]) / CURVE_POINTS or 1.0
+        censor = np.unique(np.round(censor / grid) * grid)
     curve = {
         "n": int(time.size),
         "events": int(event.sum()),
@@ -153,11 +183,91 @@ def km_at_times(
         "survival": _plain_list(surv),
         "ci_low": _plain_list(lo),
         "ci_high": _plain_list(hi),
-        "censor_times": _plain_list(np.unique(time[~event])),
+        "censor_times": _plain_list(censor),
         "at_risk_times": _plain_list(ts),
         "at_risk": [int(a) for a in at_risk],
     }
+    if thinned:
+        curve["censor_times_rounded"] = f"to multiples of {grid:.6g}"
     return at, curve
+
+
+def _change_points(*series: np.ndarray) -> np.ndarray:
+    """Positions where any of ``series`` differs from the previous position, plus the
+    first and the last: a ``where="post"`` step plot of the kept points is the same
+    function (NaN equals NaN here)."""
+    n = series[0].size
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = keep[-1] = True
+    for x in series:
+        a, b = x[1:], x[:-1]
+        keep[1:] |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    return keep
+
+
+def concordance_counts(
+    time: np.ndarray, pred: np.ndarray, event: np.ndarray
+) -> tuple[int, int, int] | None:
+    """Harrell's C counts ``(correct, tied, pairs)`` exactly as lifelines'
+    ``_concordance_summary_statistics(time, pred, event)`` (``pred`` a predicted
+    time: higher = later; C = (correct + tied/2) / pairs).
+
+    A pair is an event at time s and any subject at a later time t (or at the same
+    time, censored); it is correct when the subject's ``pred`` is above the event's,
+    tied when equal. Subjects are processed one distinct time at a time (events at
+    the time first, then the censored, which see the events of their own time); the
+    events seen so far are counted by ``pred`` rank in a Fenwick tree, queried and
+    updated for a whole time at once. Returns None when there are more than
+    :data:`CONCORDANCE_MAX_TIMES` distinct times.
+    """
+    time = np.asarray(time, dtype="float64")
+    pred = np.asarray(pred, dtype="float64")
+    event = np.asarray(event, dtype=bool)
+    if not event.any():
+        return (0, 0, 0)
+    uniq, tinv = np.unique(time, return_inverse=True)
+    if uniq.size > CONCORDANCE_MAX_TIMES:
+        return None
+    vals = np.unique(pred[event])
+    size = vals.size
+    lo = np.searchsorted(vals, pred, side="left")  # events so far with pred < this
+    hi = np.searchsorted(vals, pred, side="right")  # … with pred <= this
+    tree = np.zeros(size + 1, dtype=np.int64)
+
+    def prefix(k: np.ndarray) -> np.ndarray:
+        out = np.zeros(k.size, dtype=np.int64)
+        i = k.copy()
+        while True:
+            live = i > 0
+            if not live.any():
+                return out
+            out[live] += tree[i[live]]
+            i[live] -= i[live] & -i[live]
+
+    def insert(positions: np.ndarray) -> None:
+        i = positions + 1
+        while i.size:
+            np.add.at(tree, i, 1)
+            i = i + (i & -i)
+            i = i[i <= size]
+
+    order = np.argsort(tinv, kind="stable")
+    bounds = np.searchsorted(tinv[order], np.arange(uniq.size + 1), side="left")
+    correct = tied = pairs = 0
+    seen = 0
+    for u in range(uniq.size):
+        rows = order[bounds[u] : bounds[u + 1]]
+        ev = event[rows]
+        for block, add in ((rows[ev], True), (rows[~ev], False)):
+            if block.size:
+                below = prefix(lo[block])
+                correct += int(below.sum())
+                tied += int((prefix(hi[block]) - below).sum())
+                pairs += seen * block.size
+            if add and block.size:
+                insert(lo[block])
+                seen += block.size
+    return correct, tied, pairs
 
 
 def _km_rows(
@@ -263,6 +373,22 @@ def schoenfeld_residuals(cph: Any, df: pd.DataFrame, covariates: list[str]) -> p
     return pd.DataFrame(resid, columns=covariates, index=order[e])
 
 
+def _concordance(cph: Any, meta: dict[str, Any]) -> float:
+    """Harrell's C of a fitted lifelines model, counted by :func:`concordance_counts`
+    from the very arrays lifelines' ``concordance_index_`` counts."""
+    pp = getattr(cph, "_predicted_partial_hazards_", None)
+    counts = None
+    if pp is not None and not cph.strata:
+        counts = concordance_counts(pp["T"].to_numpy(), -pp["P"].to_numpy(), pp["E"].to_numpy())
+    if counts is None:
+        return float(cph.concordance_index_)
+    correct, tied, pairs = counts
+    meta["concordance_computation"] = (
+        "Harrell's C over lifelines' pairs, counted per distinct time (Fenwick tree)"
+    )
+    return (correct + tied / 2) / pairs if pairs else math.nan
+
+
 def _cox(
     frame: pd.DataFrame, covariates: tuple[str, ...], settings: AnalysisSettings
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
@@ -324,6 +450,12 @@ def _cox(
 
     df = cc[[*fit_cols, "time", "event"]].astype({"event": bool})
     cph = CoxPHFitter(alpha=settings.alpha)
+    large = n_used >= LARGE_N
+    # lifelines' vectorised Efron sums per distinct time (its own heuristic picks the
+    # loop over patients for large data, minutes at a million rows)
+    batch = True if large and df["time"].nunique() <= n_used // 20 else None
+    if batch:
+        meta["cox_computation"] = "lifelines CoxPHFitter, batch_mode=True (Efron sums per time)"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -332,6 +464,7 @@ def _cox(
                 duration_col="time",
                 event_col="event",
                 fit_options={"precision": 1e-10, "max_steps": 500},
+                batch_mode=batch,
             )
         except Exception as exc:  # lifelines raises ConvergenceError on singular problems
             notes += _warning_notes(caught, "Cox model")
@@ -384,7 +517,7 @@ def _cox(
         _row(
             "cox",
             "cox:concordance",
-            estimate=float(cph.concordance_index_),
+            estimate=_concordance(cph, meta) if large else float(cph.concordance_index_),
             n=n_used,
             events=events,
             label="Harrell's C",

@@ -99,7 +99,7 @@ def _gee(
     from scipy.stats import norm
 
     groups = pd.factorize(pid)[0]
-    n, clusters = int(t.size), int(np.unique(groups).size)
+    n, clusters = int(t.size), _distinct(groups)
     base = {
         "n": n,
         "n_patients": clusters,
@@ -110,7 +110,7 @@ def _gee(
         problem = "only one group of levels"
     elif clusters < 3:
         problem = f"{clusters} patient(s) are too few for robust standard errors"
-    elif min(np.unique(groups[fractured]).size, np.unique(groups[~fractured]).size) < 2:
+    elif min(_distinct(groups[fractured]), _distinct(groups[~fractured])) < 2:
         # the group coefficient's sandwich variance rests on a single cluster: degenerate
         problem = "one group of levels comes from a single patient"
     elif np.all(t == t[0]):
@@ -143,10 +143,16 @@ def _gee(
     return row, notes, (fit.dep_param, float(fit.params[0]))
 
 
+def _distinct(codes: np.ndarray) -> int:
+    """Number of distinct non-negative integer codes (one counting pass)."""
+    codes = codes[codes >= 0]
+    return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
+
+
 def _value_counts(x: np.ndarray) -> list[list[float]]:
-    """``[[value, count], …]`` of the distinct values (rounded to 6 decimals)."""
-    values, counts = np.unique(np.round(x, 6), return_counts=True)
-    return [[float(v), int(c)] for v, c in zip(values, counts, strict=True)]
+    """``[[value, count], …]`` of the distinct values (rounded to 6 decimals), ascending."""
+    counts = pd.Series(np.round(x, 6)).value_counts(sort=False).sort_index()
+    return [[float(v), int(c)] for v, c in zip(counts.index, counts.to_numpy(), strict=True)]
 
 
 def level_tscore(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Result:
@@ -164,14 +170,15 @@ def level_tscore(data: DerivedData, settings: AnalysisSettings = DEFAULT_SETTING
     f_all = ls["subsequent_fracture"].astype("boolean").to_numpy(dtype=bool, na_value=False)
     ok = np.isfinite(t_all) & ls["subsequent_fracture"].notna().to_numpy()
     t, fractured, pid = t_all[ok], f_all[ok], ls["patient_id"][ok]
+    codes = pd.factorize(pid)[0]  # -1 for a missing id, which nunique() leaves out
     notes: list[str] = []
     alpha = settings.alpha
     rows = []
     for term, mask in (("fractured", fractured), ("nonfractured", ~fractured)):
-        row, more = _group(term, t[mask], int(pid[mask].nunique()), alpha)
+        row, more = _group(term, t[mask], _distinct(codes[mask]), alpha)
         rows.append(row)
         notes += more
-    patients = int(pid.nunique())
+    patients = _distinct(codes)
     row, more = _welch(t[fractured], t[~fractured], patients, alpha)
     rows.append(row)
     notes += more
