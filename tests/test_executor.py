@@ -371,3 +371,36 @@ def test_reanalyze_on_dask_builds_the_same_bytes(tmp_path, cluster_address) -> N
     assert (tmp_path / "here-reanalyses" / table).read_bytes() == (
         tmp_path / "there-reanalyses" / table
     ).read_bytes()
+
+
+def test_auto_executor_spreads_only_large_jobs() -> None:
+    """The command line's default stays in-process for small jobs and uses a
+    process pool (one per core) for a registry-size bootstrap."""
+    from refracture.executor import AUTO_PARALLEL_SIZE, AutoExecutor, ProcessExecutor
+
+    with AutoExecutor(cores=2) as auto:
+        assert auto.for_work(2000 * 445) is auto  # the example: in-process
+        big = auto.for_work(AUTO_PARALLEL_SIZE)
+        assert isinstance(big, ProcessExecutor)
+        assert big.workers == 2
+        assert auto.for_work(AUTO_PARALLEL_SIZE * 10) is big  # one pool for the run
+    with AutoExecutor(cores=1) as single:
+        assert single.for_work(AUTO_PARALLEL_SIZE * 10) is single
+
+
+def test_auto_executor_bootstrap_equals_in_process(monkeypatch) -> None:
+    """A bootstrap the default executor sends to processes gives the same arrays."""
+    import refracture.executor as ex
+    from refracture.analysis.roc import bootstrap_roc, bootstrap_roc_chunked
+
+    rng = np.random.default_rng(5)
+    codes = np.repeat(np.arange(300), 3)
+    tscore = np.round(rng.normal(-2, 1, codes.size), 1)
+    y = rng.random(codes.size) < 0.2
+    monkeypatch.setattr(ex, "AUTO_PARALLEL_SIZE", 1.0)  # make this small job "large"
+    with ex.AutoExecutor(cores=2) as auto:
+        assert not auto.for_work(2.0).in_process
+        got = bootstrap_roc_chunked(tscore, y, codes, 600, 11, auto)
+    want = bootstrap_roc(tscore, y, codes, 600, 11)
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)

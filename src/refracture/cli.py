@@ -65,10 +65,11 @@ ExecutorOpt = Annotated[
     str | None,
     typer.Option(
         "--executor",
-        help="Where independent pieces of work run: local (in this process, the default), "
-        "processes (a pool of --workers local processes) or dask (the dask.distributed "
-        "cluster at --scheduler; install refracture[dask]). Results are identical "
-        "whichever runs them.",
+        help="Where independent pieces of work run: local (in this process), processes (a "
+        "pool of --workers local processes) or dask (the dask.distributed "
+        "cluster at --scheduler; install refracture[dask]). Default: in this process, "
+        "except a registry-size bootstrap, which uses one process per core. Results are "
+        "identical whichever runs them.",
         show_default=False,
     ),
 ]
@@ -138,6 +139,15 @@ def simulate(
         f"Wrote {patients} patients and {n_levels} level rows to "
         f"{paths[0].parent} (patients.csv, levels.csv)."
     )
+
+
+def _executor(kind: str | None, workers: int | None, scheduler: str | None):
+    """The executor the options ask for; with none given, the automatic default."""
+    from refracture.executor import make_executor
+
+    if kind is None and workers is None and scheduler is None:
+        return make_executor("auto")
+    return make_executor(kind, workers, scheduler)
 
 
 @app.command()
@@ -215,7 +225,7 @@ def build(
     """
     from rich.console import Console
 
-    from refracture.executor import make_executor, use_executor
+    from refracture.executor import use_executor
     from refracture.pipeline import build as run_build
 
     cfg = _load_config(config, overrides or [], variant)
@@ -232,7 +242,7 @@ def build(
 
     console = Console(stderr=True, highlight=False)
     quiet = not console.is_terminal
-    executor = make_executor(executor_kind, workers, scheduler)
+    executor = _executor(executor_kind, workers, scheduler)
     with executor, use_executor(executor), console.status("Starting…", spinner="dots") as status:
 
         def progress(label: str) -> None:
@@ -297,7 +307,7 @@ def reanalyze(
     """
     from rich.console import Console
 
-    from refracture.executor import make_executor, use_executor
+    from refracture.executor import use_executor
     from refracture.reanalyze import reanalyze as run
 
     cfg = _load_config(config, overrides or [], None)
@@ -308,7 +318,7 @@ def reanalyze(
     out = out if out is not None else Path(cfg.output.out)
     fmts = formats.split(",") if formats else list(cfg.output.formats)
     console = Console(stderr=True, highlight=False)
-    executor = make_executor(executor_kind, workers, scheduler)
+    executor = _executor(executor_kind, workers, scheduler)
     with executor, use_executor(executor):
         dest = run(
             cfg,

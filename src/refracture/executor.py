@@ -86,6 +86,10 @@ class Executor:
         """Where the work runs, for progress messages."""
         raise NotImplementedError
 
+    def for_work(self, size: float) -> Executor:
+        """The executor for a job of ``size`` units (see :class:`AutoExecutor`): this one."""
+        return self
+
     def close(self) -> None:
         """Release the workers (idempotent)."""
 
@@ -112,6 +116,48 @@ class LocalExecutor(Executor):
 
     def describe(self) -> str:
         return "this process"
+
+
+AUTO_PARALLEL_SIZE = 2e8
+"""Work (bootstrap replicates × levels) from which the default executor spreads a job
+over local processes: about 2,000 replicates on 100,000 levels, a few seconds."""
+
+
+class AutoExecutor(LocalExecutor):
+    """The command line's default: this process, except for large jobs.
+
+    A job of at least :data:`AUTO_PARALLEL_SIZE` (a registry-size bootstrap) runs
+    on a pool of one process per core, started for it and kept for the rest of
+    the run; results are the same as in this process (seeded per replicate).
+    Only the command line uses it: a pool of spawned processes re-imports the
+    caller's ``__main__``, which is safe for refracture's own entry points but
+    not for every script that imports refracture.
+    """
+
+    kind = "auto"
+
+    def __init__(self, cores: int | None = None) -> None:
+        self.cores = _cpu_count() if cores is None else cores
+        self._pool: ProcessExecutor | None = None
+
+    def for_work(self, size: float) -> Executor:
+        import multiprocessing
+
+        if size < AUTO_PARALLEL_SIZE or self.cores < 2 or multiprocessing.parent_process():
+            return self
+        if self._pool is None:
+            self._pool = ProcessExecutor(self.cores)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __exit__(self, exc_type, *rest) -> None:
+        if self._pool is not None:
+            self._pool.__exit__(exc_type, *rest)
+            self._pool = None
 
 
 class ProcessExecutor(Executor):
@@ -278,7 +324,10 @@ def make_executor(
     kind: str | None = None, workers: int | None = None, scheduler: str | None = None
 ) -> Executor:
     """The executor the options ask for; ``kind=None`` means "local", or "processes"
-    when ``workers`` is given. Bad combinations raise :class:`ConfigError`."""
+    when ``workers`` is given; "auto" (the command line's default when no option is
+    given) is :class:`AutoExecutor`. Bad combinations raise :class:`ConfigError`."""
+    if kind == "auto" and workers is None and scheduler is None:
+        return AutoExecutor()
     if kind is not None and kind not in KINDS:
         raise ConfigError(f"--executor must be one of {', '.join(KINDS)}, not {kind!r}")
     if workers is not None and workers < 1:

@@ -301,7 +301,9 @@ def bootstrap_roc_chunked(
     """
     from refracture.executor import current_executor
 
-    executor = executor or current_executor()
+    executor = (executor or current_executor()).for_work(
+        float(replicates) * np.asarray(tscore).size
+    )
     if executor.in_process or replicates <= chunk_size:
         return bootstrap_roc(tscore, fractured, patient_codes, replicates, seed)
     common = (
