@@ -28,6 +28,7 @@ def main() -> int:
 
     from pathlib import Path
 
+    from refracture.executor import make_executor, use_executor
     from refracture.pipeline import build
 
     marks: list[tuple[str, float]] = [("start-up", T0)]
@@ -35,14 +36,16 @@ def main() -> int:
     def progress(label: str) -> None:
         marks.append((label, time.perf_counter()))
 
-    build(
-        Path(args.data) if args.data else None,
-        Path(args.out),
-        progress,
-        formats=tuple(args.formats.split(",")),
-        engine="embedded",
-        force=True,
-    )
+    # the command line's default executor (a registry-size bootstrap uses every core)
+    with make_executor("auto") as executor, use_executor(executor):
+        build(
+            Path(args.data) if args.data else None,
+            Path(args.out),
+            progress,
+            formats=tuple(args.formats.split(",")),
+            engine="embedded",
+            force=True,
+        )
     end = time.perf_counter()
     stages = [
         {"stage": label, "seconds": round(nxt - start, 4)}

@@ -201,6 +201,20 @@ def test_bootstrap_matches_naive_resampling() -> None:
     np.testing.assert_allclose(cut, n_cut, rtol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("threshold", [0, 10**9])
+def test_bootstrap_routes_match_naive_resampling(monkeypatch, threshold) -> None:
+    """The per-replicate sparse route (many patients) and the batched route give
+    the naive resampling's arrays, so switching between them changes nothing."""
+    import refracture.analysis.roc as roc
+
+    monkeypatch.setattr(roc, "BOOTSTRAP_PER_REPLICATE_PATIENTS", threshold)
+    t, y, pid = random_levels(7, 90, patients=30)
+    auc, cut = roc.bootstrap_roc(t, y, pid, 130, seed=3)
+    n_auc, n_cut = naive_bootstrap(t, y, pid, 130, seed=3)
+    np.testing.assert_allclose(auc, n_auc, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(cut, n_cut, rtol=1e-12, equal_nan=True)
+
+
 def test_bootstrap_chunks_are_identical_to_one_run() -> None:
     t, y, pid = random_levels(8, 120, patients=40)
     full = bootstrap_roc(t, y, pid, 500, seed=5)

@@ -60,6 +60,9 @@ BOOTSTRAP_CHUNK = 4 * BOOTSTRAP_BLOCK
 :data:`BOOTSTRAP_BLOCK`, so no piece re-draws the start of a block; the results do
 not depend on it)."""
 
+BOOTSTRAP_PER_REPLICATE_PATIENTS = 4096
+"""From this many patients on, each replicate's counts are one sparse product."""
+
 
 # ---------------------------------------------------------------------------
 # AUC and DeLong variance
@@ -262,14 +265,34 @@ def bootstrap_roc(
     m_pos_t, m_neg_t = m_pos.T, m_neg.T  # CSC: fast against the F-ordered weights.T
     values = uniq.astype("float64") / 10**k
     batch = max(1, min(count, BOOTSTRAP_MEMORY_ELEMENTS // max(n_pat, n_val)))
+    # Many patients: one sparse product per replicate on its contiguous weight
+    # vector, positives and negatives stacked (multiplying a whole batch would
+    # first copy the batch's weights into the other memory order). The counts
+    # are integers either way, so both routes give the same arrays.
+    per_replicate = n_pat > BOOTSTRAP_PER_REPLICATE_PATIENTS
+    if per_replicate:
+        m_both = csr_array(
+            (
+                np.ones(y.size, dtype="int64"),
+                (np.where(y, inv, inv + n_val), patient),
+            ),
+            shape=(2 * n_val, n_pat),
+        )
     draws = _patient_draws(seed, start, stop, n_pat)
     for lo in range(0, count, batch):
         hi = min(count, lo + batch)
-        weights = np.empty((hi - lo, n_pat), dtype="int64")
-        for i in range(hi - lo):
-            weights[i] = np.bincount(next(draws), minlength=n_pat)
-        pos = (m_pos_t @ weights.T).T
-        neg = (m_neg_t @ weights.T).T
+        if per_replicate:
+            pos = np.empty((hi - lo, n_val), dtype="int64")
+            neg = np.empty((hi - lo, n_val), dtype="int64")
+            for i in range(hi - lo):
+                both = m_both @ np.bincount(next(draws), minlength=n_pat)
+                pos[i], neg[i] = both[:n_val], both[n_val:]
+        else:
+            weights = np.empty((hi - lo, n_pat), dtype="int64")
+            for i in range(hi - lo):
+                weights[i] = np.bincount(next(draws), minlength=n_pat)
+            pos = (m_pos_t @ weights.T).T
+            neg = (m_neg_t @ weights.T).T
         auc, idx, _, _, _ = youden_from_counts(pos, neg)
         auc_out[lo:hi] = auc
         cut_out[lo:hi] = np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan)
@@ -290,20 +313,29 @@ def bootstrap_roc_chunked(
     replicates: int,
     seed: int,
     executor: Executor | None = None,
-    chunk_size: int = BOOTSTRAP_CHUNK,
+    chunk_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`bootstrap_roc` with its replicates spread over ``executor`` in chunks.
 
     ``executor`` defaults to :func:`refracture.executor.current_executor`. In this
     process the bootstrap is one call, as before; elsewhere the chunks of
     :func:`bootstrap_chunks` are mapped over the workers and concatenated in
-    order. Either way the arrays are exactly those of one full run.
+    order. Either way the arrays are exactly those of one full run. The default
+    ``chunk_size`` is :data:`BOOTSTRAP_CHUNK`, or on a pool of N local processes
+    one N-th of the replicates (rounded up to whole blocks): every chunk carries
+    the level arrays and builds its own count matrices, so fewer chunks cost less.
     """
     from refracture.executor import current_executor
 
     executor = (executor or current_executor()).for_work(
         float(replicates) * np.asarray(tscore).size
     )
+    if chunk_size is None:
+        chunk_size = BOOTSTRAP_CHUNK
+        workers = getattr(executor, "workers", None)
+        if isinstance(workers, int) and workers > 0:
+            blocks = -(-replicates // (workers * BOOTSTRAP_BLOCK))
+            chunk_size = max(chunk_size, blocks * BOOTSTRAP_BLOCK)
     if executor.in_process or replicates <= chunk_size:
         return bootstrap_roc(tscore, fractured, patient_codes, replicates, seed)
     common = (
