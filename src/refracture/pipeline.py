@@ -275,8 +275,12 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
             results, tmp, style=style, software=software, meta=_meta(config, data), changes=changes
         )
         from refracture.report.engine import render_all
+        from refracture.report.guard import Guard, unchecked_identifiers
 
         say(labels["figures"])
+        # the main process would only wait here: it prepares the identifier guard
+        identifiers = cohort.patients["patient_id"].astype(str).tolist()
+        guard = Guard(identifiers)
         figures.wait()
         render_all(
             renderer,
@@ -287,10 +291,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
             progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
         )
         say(labels["guard"])
-        from refracture.report.guard import check_no_identifiers, unchecked_identifiers
-
-        identifiers = cohort.patients["patient_id"].astype(str).tolist()
-        check_no_identifiers(tmp, identifiers)  # a hit fails the build: nothing is published
+        guard.check(tmp)  # a hit fails the build: nothing is published
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
         write_stamp(tmp, stamp, files)
     warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)

@@ -74,6 +74,7 @@ from refracture.errors import EXIT_INVALID, RefractureError
 __all__ = [
     "MIN_DIGITS",
     "MIN_LENGTH",
+    "Guard",
     "IdentifierLeakError",
     "Leak",
     "check_no_identifiers",
@@ -165,13 +166,16 @@ class IdentifierLeakError(RefractureError):
 
 def checkable(identifier: str) -> bool:
     """Whether ``identifier`` is checked (see the module docstring)."""
-    if len(identifier) < MIN_LENGTH:
-        return False
-    return not (identifier.isascii() and identifier.isdigit() and len(identifier) < MIN_DIGITS)
+    n = len(identifier)
+    return n >= MIN_LENGTH and (
+        n >= MIN_DIGITS or not (identifier.isascii() and identifier.isdigit())
+    )
 
 
 def _clean(identifiers: Iterable[str]) -> set[str]:
-    return {s for s in (str(i).strip() for i in identifiers) if s}
+    stripped = {i.strip() if type(i) is str else str(i).strip() for i in identifiers}
+    stripped.discard("")
+    return stripped
 
 
 def unchecked_identifiers(identifiers: Iterable[str]) -> list[str]:
@@ -193,13 +197,12 @@ class _Matcher:
     docstring, "Speed"); equivalent to the lookaround alternation regex."""
 
     def __init__(self, identifiers: Iterable[str]) -> None:
-        tokens: set[str] = set()
+        idents = identifiers if isinstance(identifiers, (set, frozenset)) else set(identifiers)
+        # ASCII letters and digits only (nearly all identifiers): one set, no regex
+        tokens = {i for i in idents if i.isascii() and i.isalnum()}
         compound: dict[str, dict[int, set[str]]] = {}
         odd: list[str] = []
-        for ident in identifiers:
-            if _ALNUM.fullmatch(ident):
-                tokens.add(ident)
-                continue
+        for ident in idents.difference(tokens) if tokens else idents:
             lead = _ALNUM.match(ident)
             if lead is None:
                 odd.append(ident)
@@ -211,8 +214,11 @@ class _Matcher:
         if odd:
             alternation = "|".join(re.escape(s) for s in sorted(odd, key=lambda s: (-len(s), s)))
             self.odd = re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])")
-        lengths = [len(s) for s in tokens] + [n for v in compound.values() for n in v]
-        self.maxlen = max([*lengths, *(len(s) for s in odd)], default=0)
+        self.maxlen = max(
+            max(map(len, tokens), default=0),
+            max((n for v in compound.values() for n in v), default=0),
+            max(map(len, odd), default=0),
+        )
 
     def __bool__(self) -> bool:
         return self.maxlen > 0
@@ -357,12 +363,19 @@ def _png_text_chunks(data: bytes) -> Iterator[tuple[str, str]]:
             yield kind.decode("latin-1"), body.decode("utf-8", "replace")
 
 
+def _has_letter(identifier: str) -> bool:
+    if identifier.isascii() and identifier.isalnum():
+        return not identifier.isdigit()  # letters and digits, not only digits
+    return any(c.isalpha() for c in identifier)
+
+
 class _Scanner:
-    def __init__(self, root: Path, identifiers: set[str]) -> None:
+    def __init__(self, root: Path, identifiers: set[str], prepared: Guard | None = None) -> None:
         self.root = root
-        self.matcher = _Matcher(identifiers)
-        # split tokens are searched only for identifiers with a letter (see docstring)
-        self.split_matcher = _Matcher(i for i in identifiers if any(c.isalpha() for c in i))
+        if prepared is None:
+            prepared = Guard(identifiers)
+        self.matcher = prepared.matcher
+        self.split_matcher = prepared.split_matcher
         self.leaks: set[Leak] = set()
 
     def check(self, file: str, where: str, text: str) -> bool:
@@ -483,25 +496,46 @@ class _Scanner:
 # ---------------------------------------------------------------------------
 
 
+class Guard:
+    """The identifiers to look for, prepared once (a million take about a second).
+
+    The pipeline prepares its guard while the figures are being drawn, then
+    checks the finished folder with :meth:`check`.
+    """
+
+    def __init__(self, identifiers: Iterable[str]) -> None:
+        self.identifiers = {i for i in _clean(identifiers) if checkable(i)}
+        self.matcher = _Matcher(self.identifiers)
+        # split tokens are searched only for identifiers with a letter (see docstring)
+        self.split_matcher = _Matcher({i for i in self.identifiers if _has_letter(i)})
+
+    def scan(self, folder: Path) -> list[Leak]:
+        """Every place under ``folder`` where a checked identifier occurs, sorted."""
+        folder = Path(folder)
+        if not self.identifiers:
+            return []
+        scanner = _Scanner(folder, self.identifiers, self)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            scanner.scan(path)
+        return sorted(scanner.leaks)
+
+    def check(self, folder: Path) -> None:
+        """Raise :class:`IdentifierLeakError` (identifiers masked) on any hit."""
+        leaks = self.scan(folder)
+        if leaks:
+            raise IdentifierLeakError.from_leaks(leaks)
+
+
 def scan_folder(folder: Path, identifiers: Iterable[str]) -> list[Leak]:
     """Every place under ``folder`` where a checked identifier occurs, sorted.
 
     Identifiers are stripped; blank ones and those :func:`checkable` rejects are
     skipped. Raises :class:`IdentifierLeakError` for a file that cannot be read as
     its type (so it cannot be checked)."""
-    folder = Path(folder)
-    idents = {i for i in _clean(identifiers) if checkable(i)}
-    if not idents:
-        return []
-    scanner = _Scanner(folder, idents)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        scanner.scan(path)
-    return sorted(scanner.leaks)
+    return Guard(identifiers).scan(folder)
 
 
 def check_no_identifiers(folder: Path, identifiers: Iterable[str]) -> None:
     """Raise :class:`IdentifierLeakError` (identifiers masked) if any checked
     identifier occurs anywhere under ``folder``."""
-    leaks = scan_folder(folder, identifiers)
-    if leaks:
-        raise IdentifierLeakError.from_leaks(leaks)
+    Guard(identifiers).check(folder)
