@@ -404,3 +404,18 @@ def test_auto_executor_bootstrap_equals_in_process(monkeypatch) -> None:
     want = bootstrap_roc(tscore, y, codes, 600, 11)
     for a, b in zip(got, want, strict=True):
         assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_background_bootstrap_gives_the_same_results(
+    example_data, example_results, monkeypatch
+) -> None:
+    """A bootstrap the default executor starts early on worker processes (the
+    registry-size route) gives the same results.json, with the ROC in its place."""
+    import refracture.executor as ex
+
+    monkeypatch.setattr(ex, "AUTO_PARALLEL_SIZE", 1.0)  # the example counts as large
+    with ex.AutoExecutor(cores=2) as auto:
+        assert not auto.for_work(2.0).in_process
+        results = run_analyses(example_data, executor=auto)
+    assert list(results.analyses).index("roc") == list(example_results.analyses).index("roc")
+    assert results.to_json() == example_results.to_json()

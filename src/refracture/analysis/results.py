@@ -86,6 +86,9 @@ def run_analyses(data, settings=None, progress=None, executor=None) -> Results:
         out[name] = fn(data, settings, *args)
         return out[name]
 
+    # a registry-size bootstrap starts now on worker processes and runs while
+    # the other analyses are computed here
+    pending = roc.start_bootstrap(data, settings, executor)
     say("cohort summary")
     out["cohort"] = cohort.cohort_summary(data)
     run("table1", "Table 1 (patients)", table1.patient_table1)
@@ -94,13 +97,24 @@ def run_analyses(data, settings=None, progress=None, executor=None) -> Results:
     thr = run("thresholds", "T-score cutoffs", thresholds.threshold_table)
     first = thr.meta.get("first_significant_cutoff")
     where = "" if executor.in_process else f" on {executor.describe()}"
-    run("roc", f"ROC and bootstrap{where}", roc.roc_analysis, executor)
+    if pending is None:
+        run("roc", f"ROC and bootstrap{where}", roc.roc_analysis, executor)
+    else:
+        out["roc"] = None  # keeps its place; computed last, when the bootstrap is back
     run("univariable", "univariable models", models.univariable_models)
     run("multivariable", "multivariable model", models.multivariable_model)
     run("firth", "Firth model", models.firth_model)
     run("level_gee", "level GEE", gee.level_gee, first)
     run("survival", "time to refracture", survival.time_to_refracture, first)
     run("adjacent", "adjacent versus remote", adjacent.adjacent_vs_remote)
+    if pending is not None:
+        run(
+            "roc",
+            "ROC (the bootstrap ran beside the other analyses)",
+            roc.roc_analysis,
+            executor,
+            pending,
+        )
     meta = {
         "alpha": settings.alpha,
         "first_significant_cutoff": first,

@@ -365,10 +365,60 @@ def _percentile_ci(x: np.ndarray, alpha: float) -> tuple[float, float, int]:
 _DEFAULT_SETTINGS = AnalysisSettings()
 
 
+class PendingBootstrap:
+    """A bootstrap running on worker processes while this process goes on."""
+
+    def __init__(self, run) -> None:
+        import threading
+
+        self._box: dict[str, object] = {}
+
+        def target() -> None:
+            try:
+                self._box["value"] = run()
+            except BaseException as exc:  # raised again by result()
+                self._box["error"] = exc
+
+        # the thread only hands chunks to the workers and waits (no GIL held)
+        self._thread = threading.Thread(target=target, name="bootstrap", daemon=True)
+        self._thread.start()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]  # type: ignore[misc]
+        return self._box["value"]  # type: ignore[return-value]
+
+
+def start_bootstrap(
+    data: DerivedData, settings: AnalysisSettings, executor: Executor | None = None
+) -> PendingBootstrap | None:
+    """Start the ROC bootstrap now if it goes to other processes (a registry-size
+    job on the default executor, or ``--workers``/Dask), so that it runs while
+    this process computes the other analyses; ``None`` when it would run here
+    (then :func:`roc_analysis` computes it as usual). Same arrays either way."""
+    from refracture.analysis.thresholds import level_arrays
+    from refracture.executor import current_executor
+
+    replicates = int(settings.bootstrap_replicates)
+    tscore, y, patients, _ = level_arrays(data)
+    if replicates <= 0 or tscore.size == 0 or y.all() or not y.any():
+        return None
+    executor = (executor or current_executor()).for_work(float(replicates) * tscore.size)
+    if executor.in_process:
+        return None
+    codes, _ = pd.factorize(patients)
+    seed = settings.seed
+    return PendingBootstrap(
+        lambda: bootstrap_roc_chunked(tscore, y, codes, replicates, seed, executor)
+    )
+
+
 def roc_analysis(
     data: DerivedData,
     settings: AnalysisSettings = _DEFAULT_SETTINGS,
     executor: Executor | None = None,
+    bootstrap: PendingBootstrap | None = None,
 ) -> Result:
     """AUC (DeLong CI, bootstrap CI) and Youden-optimal cutoff of the level T-score.
 
@@ -444,7 +494,9 @@ def roc_analysis(
         else:
             notes.append("No cutoff has a Youden index above 0; the Youden cutoff is not defined.")
         fpr, tpr, thr = roc_curve_points(tscore, y)
-        if replicates > 0:
+        if bootstrap is not None:  # started earlier by start_bootstrap, same inputs
+            boot_auc, boot_cut = bootstrap.result()
+        elif replicates > 0:
             boot_auc, boot_cut = bootstrap_roc_chunked(
                 tscore, y, codes, replicates, settings.seed, executor
             )
