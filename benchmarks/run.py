@@ -249,37 +249,19 @@ def report(results: dict, smoke: bool) -> str:
         "| target | limit | measured | met |",
         "|---|---|---|---|",
     ]
-    cold = _median(ex["cold_build"])
-    lines.append(
-        _row(
+    example_targets = (
+        (
             "Cold full build of the example (3 formats × 2 documents, embedded engine)",
-            "≤ 3.5 s",
-            _spread(ex["cold_build"]),
-            cold <= 3.5,
-        )
+            "cold_build",
+            3.5,
+        ),
+        ("Render step alone (both documents, 3 formats)", "render", 1.0),
+        ("No-op rebuild (no configuration file)", "noop", 0.5),
+        ("No-op rebuild with `refracture.yml`", "noop_with_config", 0.5),
     )
-    render = _median(ex["render"])
-    lines.append(
-        _row(
-            "Render step alone (both documents, 3 formats)",
-            "≤ 1 s",
-            _spread(ex["render"]),
-            render <= 1.0,
-        )
-    )
-    noop = _median(ex["noop"])
-    lines.append(
-        _row("No-op rebuild (no configuration file)", "≤ 0.5 s", _spread(ex["noop"]), noop <= 0.5)
-    )
-    noop_c = _median(ex["noop_with_config"])
-    lines.append(
-        _row(
-            "No-op rebuild with `refracture.yml`",
-            "≤ 0.5 s",
-            _spread(ex["noop_with_config"]),
-            noop_c <= 0.5,
-        )
-    )
+    for label, key, limit in example_targets:
+        runs = ex[key]
+        lines.append(_row(label, f"≤ {limit:g} s", _spread(runs), _median(runs) <= limit))
     boot = comp["bootstrap"]
     lines.append(
         _row(
