@@ -305,8 +305,9 @@ def report(results: dict, smoke: bool) -> str:
             _row(
                 f"Threshold table, all cutoffs, {n}",
                 "one sorted pass",
-                f"{_s(thr['seconds'])} (one sort, cumulative counts per cutoff)",
-                None,
+                f"{_s(thr['seconds'])}: one argsort, a cumulative event count and "
+                "one searchsorted for all cutoffs (`thresholds.cutoff_counts`)",
+                True,
             )
         )
         lines.append(
