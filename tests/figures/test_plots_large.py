@@ -113,3 +113,33 @@ def test_km_plot_draws_the_change_points_only() -> None:
     marks = ax.lines[1]
     assert len(marks.get_xdata()) <= plots.KM_CENSOR_MARKS_MAX + 1
     assert _svg_size(ax) < 1_000_000
+
+
+def test_km_numbers_at_risk_of_a_registry_are_in_thousands() -> None:
+    """20,000 at risk would run into the next column: printed as "20" (thousands)."""
+    table = pd.DataFrame(
+        [
+            {
+                **tidy_row(f"km_overall:{t}", n=20_000),
+                "section": "km_overall",
+                "time": float(t),
+                "at_risk": float(n),
+                "group": "overall",
+            }
+            for t, n in ((0, 20_000), (12, 15_499), (24, 9_501))
+        ]
+    )
+    curve = {
+        "label": "All patients",
+        "time": [0.0, 12.0, 24.0],
+        "survival": [1.0, 0.9, 0.8],
+        "ci_low": [1.0, 0.85, 0.75],
+        "ci_high": [1.0, 0.95, 0.85],
+        "censor_times": [],
+    }
+    r = Result("survival", table, meta={"curves": {"overall": curve}})
+    with journal_style():
+        ax = plots.km_plot(r)
+    risk = ax.figure.axes[1]
+    assert risk.get_title(loc="left") == "Number at risk (thousands)"
+    assert [x.get_text() for x in risk.texts] == ["20", "15", "10"]

@@ -509,7 +509,11 @@ def km_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Ax
     risk.set_yticklabels([_km_label(curves[k]["label"], fmt) for k in drawn])
     for tick, key in zip(risk.get_yticklabels(), drawn, strict=True):
         tick.set_color(styles[key])
-    risk.set_title("Number at risk", loc="left", fontsize=7, pad=2)
+    # registry-size numbers would run into each other: print them in thousands
+    counts = [float(v) for v in t["at_risk"] if _finite(v)]
+    thousands = max(counts, default=0.0) >= 10_000
+    title = "Number at risk (thousands)" if thousands else "Number at risk"
+    risk.set_title(title, loc="left", fontsize=7, pad=2)
     ax.tick_params(labelbottom=True)
     ax.set_xlabel("Months after augmentation")
     for i, key in enumerate(drawn):
@@ -519,7 +523,10 @@ def km_plot(result: Result, ax: Axes | None = None, fmt: Formatter = _FMT) -> Ax
             sub = sub.loc[sub["group"] == key]
         at_risk = dict(zip(sub["time"], sub["at_risk"], strict=True))
         for time in times:
-            risk.text(time, -i, fmt.count(at_risk.get(time)), ha="center", va="center")
+            n = at_risk.get(time)
+            if thousands and _finite(n):
+                n = round(float(n) / 1000)
+            risk.text(time, -i, fmt.count(n), ha="center", va="center")
     return ax
 
 
