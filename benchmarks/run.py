@@ -356,7 +356,7 @@ def _profile_table(title: str, profile: dict) -> list[str]:
     lines = [
         f"### {title}: {_s(profile['total_seconds'])} in-process, peak RSS "
         f"{profile['peak_rss_mb']:,.0f} MB "
-        f"(figure workers {profile['peak_rss_children_mb']:,.0f} MB)",
+        f"(largest child process {profile['peak_rss_children_mb']:,.0f} MB)",
         "",
         "| stage (from its progress line to the next) | time |",
         "|---|---|",
