@@ -275,19 +275,6 @@ def test_build_tasks_pickle_with_their_variants() -> None:
 # --- the command line ---------------------------------------------------------------------
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
-    environ = {k: v for k, v in os.environ.items() if k != "REFRACTURE_DEBUG"}
-    return subprocess.run(
-        [sys.executable, "-m", "refracture", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**environ, **(env or {})},
-        timeout=600,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -300,8 +287,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
         ),
     ],
 )
-def test_cli_rejects_bad_executor_options(tmp_path, args, message) -> None:
-    r = run_cli(*args, "--out", str(tmp_path / "out"))
+def test_cli_rejects_bad_executor_options(cli, tmp_path, args, message) -> None:
+    r = cli(*args, "--out", str(tmp_path / "out"))
     assert r.returncode == 1, r.stderr
     assert r.stderr.strip() == message or r.stderr.startswith(message), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -320,11 +307,11 @@ def write_config(folder: Path, data: str | None = None) -> Path:
     return path
 
 
-def test_cli_worker_error_is_the_same_clear_message(tmp_path) -> None:
+def test_cli_worker_error_is_the_same_clear_message(cli, tmp_path) -> None:
     config = write_config(tmp_path, data="no-such-cohort")
     args = ("reanalyze", "--config", str(config), "--formats", "html")
-    here = run_cli(*args, "--out", str(tmp_path / "a"))
-    there = run_cli(*args, "--out", str(tmp_path / "b"), "--workers", "2")
+    here = cli(*args, "--out", str(tmp_path / "a"))
+    there = cli(*args, "--out", str(tmp_path / "b"), "--workers", "2")
     assert here.returncode == there.returncode == 1, there.stderr
     message = f"error: {tmp_path / 'no-such-cohort'}: no such file or folder"
     assert message in here.stderr.splitlines()
