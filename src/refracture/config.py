@@ -38,6 +38,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     Strict,
     ValidationError,
     create_model,
@@ -371,6 +372,20 @@ class Config(_Sections):
     variants: dict[VariantName, VariantOverrides] = Field(  # type: ignore[valid-type]
         default_factory=dict
     )
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        """The configuration file read (absolute), or None for defaults alone."""
+        return self._file
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings, wherever they were read from."""
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def variant(self, name: str) -> Config:
         """This configuration with variant ``name`` merged in (and no variants of its own)."""
@@ -378,10 +393,12 @@ class Config(_Sections):
             known = ", ".join(self.variants) or "none are defined"
             raise ConfigError(f"unknown variant {name!r} (variants: {known})")
         try:
-            return _merge_variant(self, name)
+            merged = _merge_variant(self, name)
         except ValidationError as e:
             lines = _problems(e, lambda loc: f"variant {name}", prefix=("variants", name))
             raise ConfigProblems(lines) from None
+        merged._file = self._file
+        return merged
 
     def analysis_settings(self) -> AnalysisSettings:
         a = self.analysis
@@ -427,10 +444,23 @@ class Config(_Sections):
         }
         return out
 
+    def portable(self) -> dict[str, Any]:
+        """:meth:`resolved` with each path reduced to its last name, for the documents:
+        they never carry a path of the machine that built them."""
+        out = self.resolved()
+        for section in (out, *out["variants"].values()):
+            for group, key in _PATH_KEYS:
+                value = section.get(group, {}).get(key)
+                if isinstance(value, str):
+                    section[group][key] = Path(value).name
+        return out
+
 
 def config_hash(config: Config) -> str:
-    """SHA-256 (hex) of the canonical JSON of :meth:`Config.resolved`."""
-    text = json.dumps(config.resolved(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 (hex) of the canonical JSON of :meth:`Config.portable`: the build record
+    holds it, and a project moved to another folder or machine keeps its hash (the
+    data's content is hashed on its own)."""
+    text = json.dumps(config.portable(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -755,6 +785,8 @@ def load_config(path: Path | str | None, overrides: Sequence[str] = ()) -> Confi
         lines = [re.sub(r"^--set ([\w.]+): \1: ", r"--set \1: ", line) for line in lines]
         raise ConfigProblems(lines)
     assert config is not None
+    if path is not None:
+        config._file = path.absolute()
     return config
 
 

@@ -84,3 +84,10 @@ class ExecutorError(RefractureError):
     """An executor lost a worker or its scheduler while running (not a data problem)."""
 
     exit_code = EXIT_INTERNAL
+
+
+class OutputError(RefractureError):
+    """An output folder or file refracture may not, or cannot, write (the user's files are
+    never replaced; a read-only or full disk is reported, nothing is lost)."""
+
+    exit_code = EXIT_INVALID

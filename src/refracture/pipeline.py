@@ -2,19 +2,18 @@
 
 Stages run in order and report progress through a callback; the whole output
 folder is written beside its destination and swapped into place only when
-every stage succeeded, so a failed build leaves the previous one untouched.
+every stage succeeded, so a failed build leaves the previous one untouched
+(:mod:`refracture.folders`). Before any work the destination is checked: only an
+absent or empty folder or an earlier build is ever replaced, never the data,
+the configuration or a folder of the user's; one build at a time holds it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import os
-import shutil
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,63 +53,6 @@ class BuildOutcome:
     warnings: tuple[str, ...]
     engine: str = ""
     up_to_date: bool = False
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
-
-    Returns False where the system cannot (another OS, an old kernel or libc, a
-    filesystem without support); the caller then falls back to two renames.
-    """
-    if sys.platform != "linux":
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(
-        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), ctypes.c_uint(rename_exchange)
-    )
-    return done == 0
-
-
-def _sweep(out: Path) -> None:
-    """Remove what killed builds left beside ``out`` (never ``out`` itself)."""
-    for leftover in out.parent.glob(f".{out.name}.building-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    shutil.rmtree(out.parent / f".{out.name}.previous", ignore_errors=True)
-
-
-@contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
-    """Yield a fresh folder beside ``out``; on success it replaces ``out`` atomically.
-
-    The build is written into ``.NAME.building-*`` on the same filesystem. Only
-    when it is complete is it exchanged with ``out`` in one ``renameat2`` call,
-    so a build killed at any moment (even SIGKILL) leaves either the previous
-    build or the new one, whole. Leftovers of killed builds are swept first.
-    """
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _sweep(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists() and _exchange(tmp, out):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous build
-        return
-    old = out.parent / f".{out.name}.previous"
-    if out.exists():
-        os.replace(out, old)  # no atomic exchange here: a kill between these two
-    os.replace(tmp, out)  # renames leaves the previous build in .NAME.previous
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _config_hash(config: Config | None) -> str | None:
@@ -163,39 +105,54 @@ def build(
     every stage succeeds. ``figure_workers`` processes draw the figures
     (default: one per spare core, at most two; 0 draws them in this process).
     """
+    from refracture.folders import check_destination, claim
     from refracture.stamp import build_stamp, is_up_to_date
 
-    old_results = _read_since(since)
-    options = {
-        "formats": list(formats),
-        "style": style,
-        "engine": engine,
-        "since": old_results[1] if old_results else None,
-        "config": _config_hash(config),
-    }
-    stamp = build_stamp(data, options)
-    if not force and is_up_to_date(out, stamp):
-        return BuildOutcome(out=out.resolve(), files=(), warnings=(), up_to_date=True)
+    inputs = protected_inputs(data, config)
+    out = check_destination(out, inputs)  # before anything is read, written or locked
+    say = progress or (lambda _label: None)
+    with claim(out, say):
+        old_results = _read_since(since)
+        options = {
+            "formats": list(formats),
+            "style": style,
+            "engine": engine,
+            "since": old_results[1] if old_results else None,
+            "config": _config_hash(config),
+        }
+        stamp = build_stamp(data, options)
+        if not force and is_up_to_date(out, stamp):
+            return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
 
-    from refracture.errors import ConfigError
-    from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
+        from refracture.errors import ConfigError
+        from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
 
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ConfigError(
-            "--formats takes a comma-separated subset of "
-            f"{', '.join(FORMATS)}; got {','.join(formats) or 'nothing'}"
-        )
-    if style not in STYLES:
-        raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
-    epoch = source_date_epoch(DEFAULT_EPOCH)
-    renderer = choose_engine(engine, epoch)
-    from refracture.figures.build import FigureWorkers
+        bad = [f for f in formats if f not in FORMATS]
+        if bad or not formats:
+            raise ConfigError(
+                "--formats takes a comma-separated subset of "
+                f"{', '.join(FORMATS)}; got {','.join(formats) or 'nothing'}"
+            )
+        if style not in STYLES:
+            raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
+        epoch = source_date_epoch(DEFAULT_EPOCH)
+        renderer = choose_engine(engine, epoch)
+        from refracture.figures.build import FigureWorkers
 
-    # figure workers start now: their imports overlap with the analyses
-    plan = _Plan(data, out, formats, style, config, renderer, epoch, stamp, old_results)
-    with FigureWorkers(figure_workers) as figures:
-        return _run(plan, figures, progress or (lambda _label: None))
+        # figure workers start now: their imports overlap with the analyses
+        plan = _Plan(data, out, formats, style, config, renderer, epoch, stamp, old_results, inputs)
+        with FigureWorkers(figure_workers) as figures:
+            return _run(plan, figures, say)
+
+
+def protected_inputs(data: Path | None, config: Config | None) -> tuple[tuple[str, Path], ...]:
+    """What no build folder may be or contain: the data and the configuration file."""
+    from refracture.data.example import example_path
+
+    found = [("the data", Path(data) if data is not None else example_path())]
+    if config is not None and config.file is not None:
+        found.append(("the configuration file", config.file))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -211,6 +168,28 @@ class _Plan:
     epoch: int
     stamp: dict
     old_results: tuple[dict, str] | None
+    inputs: tuple[tuple[str, Path], ...]
+
+
+def machine_paths(plan: _Plan) -> dict[str, str]:
+    """Paths of this machine that no output may carry (the guard looks for each)."""
+    import os
+
+    found: dict[str, Path] = {}
+    with contextlib.suppress(RuntimeError, KeyError):
+        found["your home folder"] = Path.home()
+    found["the working folder"] = Path.cwd()
+    for what, path in plan.inputs:
+        found[f"the folder of {what}"] = Path(path).absolute().parent
+        found[what] = Path(path).absolute()
+    if plan.renderer.executable is not None:
+        found["the renderer's executable"] = plan.renderer.executable
+    found["the build folder"] = plan.out
+    paths: dict[str, str] = {}
+    for what, path in found.items():
+        for form in {os.path.normpath(path), os.path.realpath(path)}:
+            paths.setdefault(form, f"{what} ({form})")
+    return paths
 
 
 def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
@@ -254,11 +233,13 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     software = software_versions(renderer.description)
     results.meta["provenance"] = provenance(cohort, settings, software, epoch)
     if config is not None:
-        results.meta["provenance"]["config"] = config.resolved()
+        results.meta["provenance"]["config"] = config.portable()
     if filtered:
         results.meta["cohort_filters"] = filtered
 
-    with staged_output(out) as tmp:
+    from refracture.folders import staged_output
+
+    with staged_output(out, plan.inputs) as tmp:
         figures.submit(results, tmp / "figures", epoch=epoch)  # drawn while the sources are written
         say(labels["write"])
         results.write(tmp)
@@ -280,7 +261,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         say(labels["figures"])
         # the main process would only wait here: it prepares the identifier guard
         identifiers = cohort.patients["patient_id"].astype(str).tolist()
-        guard = Guard(identifiers)
+        guard = Guard(identifiers, machine_paths(plan))
         figures.wait()
         render_all(
             renderer,

@@ -285,7 +285,8 @@ def reanalyze(
 
     from refracture.diff import load_results
     from refracture.executor import current_executor
-    from refracture.pipeline import staged_output
+    from refracture.folders import check_destination, claim, staged_output
+    from refracture.pipeline import protected_inputs
     from refracture.report.engine import choose_engine, render_all, source_date_epoch
     from refracture.report.render import template_environment
     from refracture.report.tables import write_csv
@@ -300,6 +301,10 @@ def reanalyze(
     folders = {"main": out}
     for name in sorted(config.variants):
         folders[name] = out.with_name(f"{out.name}-{name}")
+    dest = out.with_name(f"{out.name}-reanalyses")
+    inputs = protected_inputs(config.data.path, config)
+    for folder in (*folders.values(), dest):  # every folder, before any work starts
+        check_destination(folder, inputs)
     tasks = [
         BuildTask(
             name,
@@ -345,8 +350,7 @@ def reanalyze(
 
     renderer = choose_engine(engine, source_date_epoch(DEFAULT_EPOCH))
     meta = config.manuscript_meta()
-    dest = out.with_name(f"{out.name}-reanalyses")
-    with staged_output(dest) as tmp:
+    with claim(dest, say), staged_output(dest, inputs) as tmp:
         say("Writing and rendering the Reanalyses supplement")
         ctx = reanalyses_context(
             meta.title, meta.date, meta.synthetic and config.data.path is None, variants, table

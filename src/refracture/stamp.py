@@ -4,9 +4,11 @@ The stamp hashes the input data files, the templates and render assets, the
 refracture source itself (so a changed formula counts, not only a new version
 number), the build options and the environment that changes outputs
 (``SOURCE_DATE_EPOCH``, which Quarto would be used). It is written into the
-build folder as :data:`STAMP_NAME`; a build whose stamp matches the one in its
-folder has nothing to do. This module imports only the standard library, so the
-"up to date" answer comes before pandas, statsmodels or matplotlib are loaded.
+build folder's record (:data:`refracture.folders.RECORD_NAME`); a build whose
+stamp matches the one in its folder has nothing to do. The Quarto executable
+counts by a digest of its path, so no path of the machine is written. This
+module imports only the standard library, so the "up to date" answer comes
+before pandas, statsmodels or matplotlib are loaded.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["STAMP_NAME", "build_stamp", "is_up_to_date", "write_stamp"]
-
-STAMP_NAME = ".refracture-build.json"
+__all__ = ["build_stamp", "is_up_to_date", "write_stamp"]
 
 _DATA_SUFFIXES = {".csv", ".parquet", ".xlsx"}
 
@@ -79,7 +79,7 @@ def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, o
         "environment": json.dumps(
             {
                 "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", ""),
-                "quarto": quarto,
+                "quarto": hashlib.sha256(quarto.encode()).hexdigest()[:16] if quarto else "",
                 "python": ".".join(map(str, sys.version_info[:3])),
             },
             sort_keys=True,
@@ -91,19 +91,16 @@ def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, o
 
 def is_up_to_date(out: Path, stamp: Mapping[str, object]) -> bool:
     """True when ``out`` holds a complete build made from exactly these inputs."""
-    path = Path(out) / STAMP_NAME
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    from refracture.folders import read_record
+
+    old = read_record(Path(out))
+    if old is None or old.get("hash") != stamp["hash"]:
         return False
-    if old.get("hash") != stamp["hash"]:
-        return False
-    return all((Path(out) / f).is_file() for f in old.get("files", []))
+    return all((Path(out) / f).is_file() for f in old["files"])
 
 
 def write_stamp(folder: Path, stamp: Mapping[str, object], files: Iterable[str]) -> Path:
     """Record the stamp and the files the build made (checked again by is_up_to_date)."""
-    path = Path(folder) / STAMP_NAME
-    record = {**stamp, "files": sorted(files)}
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
+    from refracture.folders import write_record
+
+    return write_record(folder, files, **stamp)
