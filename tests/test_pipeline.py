@@ -161,3 +161,75 @@ def test_an_identifier_in_an_output_fails_the_build(cli, tmp_path) -> None:
     assert "Traceback" not in r.stderr
     assert not out.exists()
     assert not list(tmp_path.glob(".out*"))
+
+
+def _output_texts(folder: Path) -> dict[str, str]:
+    """Every output's text as a reader or a program sees it (PDF pages read by pypdf,
+    DOCX/XLSX entries unzipped, everything else as bytes)."""
+    texts = {}
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(folder).as_posix()
+        if p.suffix == ".pdf":
+            texts[rel] = _pdf_text(p) + p.read_bytes().decode("latin-1")
+        elif p.suffix in (".docx", ".xlsx"):
+            with zipfile.ZipFile(p) as zf:
+                texts[rel] = "".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist())
+        else:
+            texts[rel] = p.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+def _project(root: Path) -> Path:
+    """A project under ``root``: data/, refracture.yml beside it, a home folder."""
+    from refracture.data.example import example_path
+
+    (root / "data").mkdir(parents=True)
+    (root / "home").mkdir()
+    for name in ("patients.csv", "levels.csv"):
+        (root / "data" / name).write_bytes((example_path() / name).read_bytes())
+    (root / "refracture.yml").write_text("data:\n  path: data\n", encoding="utf-8")
+    return root
+
+
+def test_no_machine_path_in_any_output(cli, tmp_path) -> None:
+    """Data, configuration, home and renderer under a telltale path: the path is in no
+    output, and a second machine with other paths builds the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.report.test_quarto import make_quarto
+
+    marker = "zz-machine-path"
+    one = _project(tmp_path / marker / "one")
+    other = _project(tmp_path / "elsewhere" / "two")
+    quarto = make_quarto(tmp_path / marker / "bin")
+
+    def build(root: Path, *args: str, **env: str) -> Path:
+        full = {k: v for k, v in os.environ.items() if k not in ("QUARTO_PATH", "HOME")}
+        full.update(HOME=str(root / "home"), **env)
+        r = subprocess.run(
+            [sys.executable, "-m", "refracture", "build", "--out", "out", *args],
+            cwd=root,
+            env=full,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr
+        return root / "out"
+
+    embedded = build(one, "--engine", "embedded")  # all three formats
+    for rel, text in _output_texts(embedded).items():
+        assert marker not in text, f"{rel} names a path of the machine"
+        assert str(tmp_path) not in text, rel
+    same = build(other, "--engine", "embedded")
+    assert _output_texts(same) == _output_texts(embedded)
+
+    with_quarto = build(one, "--engine", "quarto", "--formats", "html", QUARTO_PATH=str(quarto))
+    sources = (with_quarto / "report" / "supplementary.qmd").read_text(encoding="utf-8")
+    assert "Quarto 1.7.32" in sources
+    for rel, text in _output_texts(with_quarto).items():
+        assert marker not in text, f"{rel} names a path of the machine"

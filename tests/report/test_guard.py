@@ -326,3 +326,29 @@ def test_100k_identifiers_are_fast(tmp_path: Path) -> None:
     write(tmp_path, "tables/u.csv", f"x\n{ids[12_345]}\n{ids[70_000]}\n{ids[95_000]}\n")
     found = {i for _, _, i in places(tmp_path, ids)}
     assert found == {ids[12_345], ids[70_000], ids[95_000]}
+
+
+# --- paths of the building machine --------------------------------------------------------
+
+
+def test_machine_paths_are_found_wherever_they_are_written(tmp_path: Path) -> None:
+    from refracture.report.guard import Guard, MachinePathError
+
+    (tmp_path / "results.json").write_text('{"data": "/home/ana/study/data"}')
+    (tmp_path / "clean.html").write_text(
+        # a longer name, a base64 run and a URL are not the path
+        "/home/anabel/x data:image/png;base64,QQ/home/anaZ== https://e.org/home/ana"
+    )
+    guard = Guard([], {"/home/ana": "your home folder (/home/ana)"})
+    with pytest.raises(MachinePathError) as err:
+        guard.check(tmp_path)
+    assert err.value.hits == (("results.json", "text", "your home folder (/home/ana)"),)
+    assert "results.json (text): your home folder (/home/ana)" in str(err.value)
+    assert err.value.exit_code == EXIT_INVALID
+
+
+def test_the_root_alone_is_no_machine_path(tmp_path: Path) -> None:
+    from refracture.report.guard import Guard
+
+    (tmp_path / "a.txt").write_text("a / b and /x")
+    Guard([], {"/": "a root"}).check(tmp_path)  # nothing raised

@@ -26,11 +26,12 @@ STYLES: tuple[str, ...] = ("submission", "article")
 @dataclass(frozen=True)
 class Engine:
     name: str  # "quarto" or "embedded"
-    description: str  # for the progress display and the methods section
+    description: str  # name and versions, never a path: the methods section prints it
     reason: str  # why this engine was chosen
     render: Callable[[Path, str, str, str], Path]  # (project, document, fmt, style) → file
     # (project, documents, formats, style) → {(document, fmt): file}, where the engine batches
     render_many: Callable[..., dict[tuple[str, str], Path]] | None = None
+    executable: Path | None = None  # where the renderer lives (the path guard looks for it)
 
 
 def source_date_epoch(default: int) -> int:
@@ -58,7 +59,8 @@ def _embedded(reason: str, epoch: int) -> Engine:
             project, documents, formats, style=style, source_date_epoch=epoch
         )
 
-    return Engine("embedded", description, reason, render, render_many)
+    executable = Path(embedded.pandoc_path()).resolve()
+    return Engine("embedded", description, reason, render, render_many, executable)
 
 
 def _quarto(binary, reason: str, epoch: int) -> Engine:
@@ -74,7 +76,8 @@ def _quarto(binary, reason: str, epoch: int) -> Engine:
             env={"SOURCE_DATE_EPOCH": str(epoch)},
         )
 
-    return Engine("quarto", quarto.describe(binary), reason, render)
+    description = f"Quarto {binary.version_text}"
+    return Engine("quarto", description, reason, render, executable=binary.path.resolve())
 
 
 def choose_engine(kind: str, epoch: int) -> Engine:
@@ -91,7 +94,7 @@ def choose_engine(kind: str, epoch: int) -> Engine:
         if kind == "quarto":
             raise
         return _embedded(f"Quarto is not usable ({exc}); using the embedded engine", epoch)
-    reason = "chosen with --engine quarto" if kind == "quarto" else "Quarto found"
+    reason = "chosen with --engine quarto" if kind == "quarto" else f"Quarto found at {binary.path}"
     return _quarto(binary, reason, epoch)
 
 

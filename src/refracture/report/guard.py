@@ -49,6 +49,13 @@ start with another character go into one alternation regex (longest first, each
 ``re.escape``-d). With 100,000 identifiers a folder is checked in about the time
 its PDFs take to extract.
 
+The same scan looks for the paths of the machine the build ran on (the home
+folder, the working folder, the data folder, the renderer's executable; see
+:class:`Guard`'s ``paths``): a document must name its inputs and renderer, never
+where they lie, so that two machines build the same bytes. A path matches
+unless a letter, digit or ``+`` touches it on either side (so base64 image data
+does not match by chance); a hit raises :class:`MachinePathError`.
+
 Messages never show an identifier in full (:func:`mask`: ``P0…7 (8 characters)``),
 so that the guard's own output does not leak it into logs. A file that cannot be
 read as its type (a corrupt PDF or workbook) cannot be shown to be clean: that is
@@ -77,6 +84,7 @@ __all__ = [
     "Guard",
     "IdentifierLeakError",
     "Leak",
+    "MachinePathError",
     "check_no_identifiers",
     "checkable",
     "mask",
@@ -157,6 +165,24 @@ class IdentifierLeakError(RefractureError):
         if len(leaks) > _MAX_LISTED:
             lines.append(f"  … and {len(leaks) - _MAX_LISTED} more")
         return cls("\n".join(lines), leaks)
+
+
+class MachinePathError(RefractureError):
+    """A path of the building machine was found in the build output."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, hits: Iterable[tuple[str, str, str]]) -> None:
+        hits = sorted(set(hits))
+        lines = [
+            "paths of this machine found in the build output (documents must name files, "
+            "never where they lie on a machine):"
+        ]
+        lines += [f"  {file} ({where}): {what}" for file, where, what in hits[:_MAX_LISTED]]
+        if len(hits) > _MAX_LISTED:
+            lines.append(f"  … and {len(hits) - _MAX_LISTED} more")
+        self.hits = tuple(hits)
+        super().__init__("\n".join(lines))
 
 
 # ---------------------------------------------------------------------------
@@ -376,11 +402,17 @@ class _Scanner:
             prepared = Guard(identifiers)
         self.matcher = prepared.matcher
         self.split_matcher = prepared.split_matcher
+        self.path_pattern = prepared.path_pattern
+        self.path_names = prepared.paths
         self.leaks: set[Leak] = set()
+        self.path_hits: set[tuple[str, str, str]] = set()
 
     def check(self, file: str, where: str, text: str) -> bool:
         hits = self.matcher.find(text)
         self.leaks.update(Leak(file, where, h) for h in hits)
+        if self.path_pattern is not None and text:
+            for m in self.path_pattern.finditer(text):
+                self.path_hits.add((file, where, self.path_names[m.group()]))
         return bool(hits)
 
     def scan(self, path: Path) -> None:
@@ -503,27 +535,41 @@ class Guard:
     checks the finished folder with :meth:`check`.
     """
 
-    def __init__(self, identifiers: Iterable[str]) -> None:
+    def __init__(self, identifiers: Iterable[str], paths: dict[str, str] | None = None) -> None:
         self.identifiers = {i for i in _clean(identifiers) if checkable(i)}
         self.matcher = _Matcher(self.identifiers)
         # split tokens are searched only for identifiers with a letter (see docstring)
         self.split_matcher = _Matcher({i for i in self.identifiers if _has_letter(i)})
+        #: path text → what it is ("your home folder /home/ana"); "/" alone is no path
+        self.paths = {p: what for p, what in (paths or {}).items() if p.strip("/")}
+        self.path_pattern: re.Pattern[str] | None = None
+        if self.paths:
+            alternation = "|".join(
+                re.escape(p) for p in sorted(self.paths, key=lambda p: (-len(p), p))
+            )
+            self.path_pattern = re.compile(rf"(?<![A-Za-z0-9+])(?:{alternation})(?![A-Za-z0-9+])")
+
+    def _scan(self, folder: Path) -> _Scanner:
+        scanner = _Scanner(Path(folder), self.identifiers, self)
+        if self.identifiers or self.paths:
+            for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+                scanner.scan(path)
+        return scanner
 
     def scan(self, folder: Path) -> list[Leak]:
         """Every place under ``folder`` where a checked identifier occurs, sorted."""
-        folder = Path(folder)
         if not self.identifiers:
             return []
-        scanner = _Scanner(folder, self.identifiers, self)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            scanner.scan(path)
-        return sorted(scanner.leaks)
+        return sorted(self._scan(folder).leaks)
 
     def check(self, folder: Path) -> None:
-        """Raise :class:`IdentifierLeakError` (identifiers masked) on any hit."""
-        leaks = self.scan(folder)
-        if leaks:
-            raise IdentifierLeakError.from_leaks(leaks)
+        """Raise :class:`IdentifierLeakError` (identifiers masked) on any identifier, and
+        :class:`MachinePathError` on any path of this machine."""
+        scanner = self._scan(folder)
+        if scanner.leaks:
+            raise IdentifierLeakError.from_leaks(scanner.leaks)
+        if scanner.path_hits:
+            raise MachinePathError(scanner.path_hits)
 
 
 def scan_folder(folder: Path, identifiers: Iterable[str]) -> list[Leak]:
