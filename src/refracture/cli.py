@@ -22,7 +22,8 @@ app = typer.Typer(
     help=(
         "Write the refracture paper from its data: validate the cohort, run the analyses "
         "and build the manuscript.\n\nExit codes: 0 success, 1 invalid data or "
-        "configuration, 2 usage error, 3 render failure, 4 internal error."
+        "configuration, 2 usage error, 3 render failure, 4 internal error, 130/143 "
+        "interrupted (Ctrl-C, SIGTERM)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -122,10 +123,27 @@ def simulate(
             help="Tune to the published abstract (default: on for 93 patients).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Write although the folder holds a patients or levels table (patients.csv and "
+            "levels.csv are replaced; no other file is touched).",
+        ),
+    ] = False,
 ) -> None:
-    """Write a synthetic cohort in the data-contract format (deterministic per seed)."""
-    from refracture.data.simulate import DEFAULT_SEED
+    """Write a synthetic cohort in the data-contract format (deterministic per seed).
+
+    Refuses a folder that already holds a patients or levels table unless
+    --overwrite is given; no other file of the folder is touched.
+    """
+    from refracture.data import blas_kernel
+
+    blas_kernel.pin()  # before numpy loads: the same seed gives the same bytes on any CPU
+    from refracture.data.simulate import DEFAULT_SEED, check_simulate_target
     from refracture.data.simulate import simulate as draw
+
+    check_simulate_target(out, overwrite=overwrite)  # before the (slow) simulation
 
     try:
         cohort = draw(
@@ -133,7 +151,7 @@ def simulate(
         )
     except RuntimeError as exc:  # calibration could not be reached for this seed
         raise RefractureError(f"simulation failed: {exc}") from exc
-    paths = cohort.write(out)
+    paths = cohort.write(out, overwrite=overwrite)
     n_levels = len(cohort.levels["level"])
     typer.echo(
         f"Wrote {patients} patients and {n_levels} level rows to "
@@ -383,13 +401,37 @@ def _load_config(path: Path | None, overrides: list[str], variant: str | None):
     return cfg.variant(variant) if variant else cfg
 
 
+class _Stopped(BaseException):
+    """Ctrl-C or SIGTERM, raised through the build like KeyboardInterrupt (so staging
+    folders are removed) but not caught by the command-line parser on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Stopped(signum)
+
+
 def main() -> None:
     """Entry point: run the app and turn known errors into a message and exit code.
 
-    Usage errors are handled by the command-line parser itself (exit 2).
+    Usage errors are handled by the command-line parser itself (exit 2). Ctrl-C
+    and SIGTERM stop a build cleanly: its staging folder is removed, the previous
+    build stays whole, and the exit code is 130 or 143 with one line.
     """
+    import signal
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     try:
         app()
+    except _Stopped as stop:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+        word = "Interrupted" if stop.signum == signal.SIGINT else "Terminated"
+        _err(f"{word}: nothing of an earlier build was changed.")
+        sys.exit(128 + stop.signum)
     except RefractureError as exc:
         from refracture.errors import DataValidationError
 

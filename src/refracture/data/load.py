@@ -272,6 +272,8 @@ def read_raw(path: str | Path) -> RawCohort:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    if not path.is_file() and not path.is_dir():
+        raise DataError(f"{path}: {_kind(path)}, not a cohort; {_EXPECTED}")
     if path.is_file():
         if path.suffix.lower() == ".xlsx":
             return _read_xlsx(path, path)
@@ -280,14 +282,39 @@ def read_raw(path: str | Path) -> RawCohort:
                 f"{path}: give the folder that holds patients{path.suffix} and "
                 f"levels{path.suffix}, not one of the files"
             )
-        raise DataError(
-            f"{path}: not a cohort; expected a folder with patients.csv and levels.csv "
-            "(or .parquet files), or an .xlsx workbook"
-        )
+        raise DataError(f"{path}: not a cohort; {_EXPECTED}")
     return _read_folder(path)
 
 
+_EXPECTED = (
+    "expected a folder with patients.csv and levels.csv (or .parquet files), or an .xlsx workbook"
+)
+
+
+def _regular(path: Path) -> bool:
+    return path.is_file() or path.is_dir()
+
+
+def _kind(path: Path) -> str:
+    """What a path that is neither a regular file nor a folder is (never opened)."""
+    import stat
+
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def _read_folder(folder: Path) -> RawCohort:
+    for entry in folder.iterdir():  # a pipe or device named like a table would block a read
+        suffix = entry.suffix.lower()
+        if suffix in {".csv", ".parquet", ".xlsx"} and entry.exists() and not _regular(entry):
+            raise DataError(f"{entry}: {_kind(entry)}, not a data file")
+
     def present(ext: str) -> list[str]:
         return [n for n in _TABLE_NAMES if (folder / f"{n}.{ext}").is_file()]
 

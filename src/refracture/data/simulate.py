@@ -36,12 +36,14 @@ import csv
 import functools
 import io
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from refracture.data.levels import LEVEL_INDEX, LEVELS
+from refracture.errors import OutputError
 
 __all__ = [
     "DEFAULT_PATIENTS",
@@ -111,16 +113,63 @@ class SimulatedCohort:
         """The two tables as CSV text in the contract's format."""
         return _csv(self.patients), _csv(self.levels)
 
-    def write(self, out: Path) -> tuple[Path, Path]:
-        """Write ``patients.csv`` and ``levels.csv`` into ``out`` (created if needed)."""
-        out.mkdir(parents=True, exist_ok=True)
+    def write(self, out: Path, *, overwrite: bool = False) -> tuple[Path, Path]:
+        """Write ``patients.csv`` and ``levels.csv`` into ``out`` (created if needed).
+
+        Refuses (:class:`~refracture.errors.OutputError`) when ``out`` already holds a
+        patients or levels table, unless ``overwrite``. Both tables are written to
+        temporary files first and renamed into place only when both are complete,
+        so a full disk leaves the folder as it was.
+        """
+        import tempfile
+
+        check_simulate_target(out, overwrite=overwrite)
         texts = self.to_csv_texts()
         paths = (out / "patients.csv", out / "levels.csv")
-        for path, text in zip(paths, texts, strict=True):
-            tmp = path.with_suffix(".csv.tmp")
-            tmp.write_text(text, encoding="utf-8", newline="")
-            tmp.replace(path)
+        temps: list[Path] = []
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for path, text in zip(paths, texts, strict=True):
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
+                temps.append(Path(name))
+                with open(fd, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(text)
+                os.chmod(name, 0o666 & ~_umask())
+            for tmp, path in zip(temps, paths, strict=True):
+                tmp.replace(path)
+        except OSError as exc:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)
+            raise OutputError(
+                f"Cannot write the cohort into {out}: {exc.strerror or exc}. "
+                "No file of the folder was changed."
+            ) from exc
         return paths
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def check_simulate_target(out: Path, *, overwrite: bool = False) -> None:
+    """Refuse ``out`` when it is a file, or holds a ``patients.*``/``levels.*`` table and
+    ``overwrite`` is not set (:class:`~refracture.errors.OutputError`)."""
+    out = Path(out)
+    if (out.exists() and not out.is_dir()) or (out.is_symlink() and not out.exists()):
+        raise OutputError(f"{out} is not a folder; give --out a new or existing folder.")
+    if overwrite or not out.is_dir():
+        return
+    tables = sorted(
+        p.name for p in out.iterdir() if p.name.split(".")[0].lower() in ("patients", "levels")
+    )
+    if tables:
+        raise OutputError(
+            f"{out} already holds {', '.join(tables)}; simulate never replaces a cohort "
+            "unless told to. Choose another folder, or add --overwrite to replace "
+            "patients.csv and levels.csv (no other file is touched)."
+        )
 
 
 _DECIMALS = {"anterior_height_loss_pct": 0, "months_to_fracture": 0}

@@ -37,9 +37,9 @@ import functools
 import importlib.metadata
 import os
 import re
+import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -245,10 +245,13 @@ def _compile_typst(typ: Path, pdf: Path, root: Path, *, epoch: int) -> None:
 @contextlib.contextmanager
 def _scratch(folder: Path, stem: str, suffix: str):
     """A hidden scratch file in ``folder`` that is removed afterwards."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=suffix)
-    os.close(fd)
-    path = Path(name)
-    path.chmod(0o644)  # mkstemp makes it private; the output should not be
+    while True:  # not mkstemp: its files are private, and an output must get the umask's mode
+        path = folder / f".{stem}.{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        break
     try:
         yield path
     finally:
