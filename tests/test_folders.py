@@ -139,6 +139,12 @@ CASES = [
         "/dev/zero: a device, not a cohort",
     ),
     ("validate a device", ".", ["validate", "/dev/zero"], "/dev/zero: a device"),
+    (
+        "reanalyze over a user's folder, before any build",
+        "cfg",
+        ["reanalyze", "--out", "new"],
+        "new-v holds files refracture did not write (mine.txt)",
+    ),
 ]
 
 
@@ -148,11 +154,12 @@ CASES = [
     ids=[case[0] for case in CASES],
 )
 def test_refused_with_nothing_lost(study, cwd, args, message) -> None:
-    if "--variant" in args:  # a configuration with a variant whose folder is the data
+    if "--variant" in args or "reanalyze" in args:  # a variant whose folder is a user's
         cfg = study / "cfg" / "refracture.yml"
         cfg.write_text("data:\n  path: data\nvariants:\n  v:\n    analysis:\n      alpha: 0.01\n")
-        (study / "cfg" / "data-v").mkdir()
-        (study / "cfg" / "data-v" / "mine.txt").write_text("mine")
+        for folder in ("data-v", "new-v"):
+            (study / "cfg" / folder).mkdir()
+            (study / "cfg" / folder / "mine.txt").write_text("mine")
     before = tree_hash(study)
     r = run(*args, cwd=study / cwd, timeout=60)
     assert r.returncode == 1, r.stderr
@@ -160,10 +167,11 @@ def test_refused_with_nothing_lost(study, cwd, args, message) -> None:
     assert "Traceback" not in r.stderr
     assert r.stderr.count("error:") == 1, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: ")
-    if args[0] == "build":
+    if args[0] in ("build", "reanalyze"):
         assert ADVICE in r.stderr or "not a cohort" in r.stderr
     assert tree_hash(study) == before
     assert not list(study.rglob(".*.building-*"))
+    assert not (study / "cfg" / "new").exists()  # reanalyze refused before its first build
 
 
 def test_home_folder_is_refused(tmp_path) -> None:
