@@ -79,7 +79,7 @@ def _bootstrap(derived, replicates: int, repeat: int, executors: list[str]) -> d
     )
     for spec in executors:
         from refracture.analysis.roc import bootstrap_roc_chunked
-        from refracture.executor import make_executor
+        from refracture.build.executor import make_executor
 
         kind, _, workers = spec.partition(":")
         n = int(workers or 2)

@@ -28,8 +28,8 @@ def main() -> int:
 
     from pathlib import Path
 
-    from refracture.executor import make_executor, use_executor
-    from refracture.pipeline import build
+    from refracture.build.executor import make_executor, use_executor
+    from refracture.build.pipeline import build
 
     marks: list[tuple[str, float]] = [("start-up", T0)]
 

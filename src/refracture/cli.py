@@ -161,7 +161,7 @@ def simulate(
 
 def _executor(kind: str | None, workers: int | None, scheduler: str | None):
     """The executor the options ask for; with none given, the automatic default."""
-    from refracture.executor import make_executor
+    from refracture.build.executor import make_executor
 
     if kind is None and workers is None and scheduler is None:
         return make_executor("auto")
@@ -243,8 +243,8 @@ def build(
     """
     from rich.console import Console
 
-    from refracture.executor import use_executor
-    from refracture.pipeline import build as run_build
+    from refracture.build.pipeline import build as run_build
+    from refracture.common.parallel import use_executor
 
     cfg = _load_config(config, overrides or [], variant)
     if cfg is not None:
@@ -325,12 +325,12 @@ def reanalyze(
     """
     from rich.console import Console
 
-    from refracture.executor import use_executor
-    from refracture.reanalyze import reanalyze as run
+    from refracture.common.parallel import use_executor
+    from refracture.workflows.reanalyze import reanalyze as run
 
     cfg = _load_config(config, overrides or [], None)
     if cfg is None:
-        from refracture.config import load_config
+        from refracture.build.config import load_config
 
         cfg = load_config(None)
     out = out if out is not None else Path(cfg.output.out)
@@ -364,7 +364,7 @@ def diff(
     Significance flips, direction changes, N changes and a new first significant
     cutoff are flagged first. Exits 0 whether or not anything changed.
     """
-    from refracture.diff import diff_results, format_diff, load_results, to_markdown
+    from refracture.report.changes import diff_results, format_diff, load_results, to_markdown
 
     change = diff_results(load_results(old), load_results(new))
     typer.echo(to_markdown(change) if markdown else format_diff(change))
@@ -381,7 +381,7 @@ def lint(
 
     Exits 1 when something is found, listing file:line:column for each finding.
     """
-    from refracture.lint import run_lint
+    from refracture.workflows.lint import run_lint
 
     status = run_lint(templates)
     if status:
@@ -393,7 +393,7 @@ def _load_config(path: Path | None, overrides: list[str], variant: str | None):
     default = Path("refracture.yml")
     if path is None and not overrides and not variant and not default.is_file():
         return None
-    from refracture.config import load_config
+    from refracture.build.config import load_config
 
     if path is None and default.is_file():
         path = default

@@ -15,10 +15,20 @@ Dask worker reaches the command line as the same clear message.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sized
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from refracture.data.validate import ValidationReport
+
+class Report(Protocol):
+    """What :class:`DataValidationError` needs of a validation report
+    (:class:`refracture.data.validate.ValidationReport` is one): its errors and its
+    rendering. A protocol, so that this module, which every module imports, imports
+    none of them."""
+
+    @property
+    def errors(self) -> Sized: ...
+
+    def render(self) -> str: ...
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -58,7 +68,7 @@ class DataValidationError(RefractureError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
         n = len(report.errors)
         super().__init__(f"{n} problem{'s' if n != 1 else ''} found in the input data")

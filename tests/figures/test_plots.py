@@ -13,10 +13,10 @@ from refracture.analysis.roc import roc_analysis
 from refracture.analysis.survival import time_to_refracture
 from refracture.analysis.thresholds import threshold_table
 from refracture.analysis.tscore import level_tscore
+from refracture.common.format import Formatter
 from refracture.data.derive import derive
 from refracture.figures import plots
 from refracture.figures.style import FORMATS, journal_style, save
-from refracture.report.format import Formatter
 
 F = Formatter()
 

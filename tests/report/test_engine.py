@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from refracture.common.dates import source_date_epoch
 from refracture.errors import ConfigError, RenderError
-from refracture.report.engine import choose_engine, render_all, source_date_epoch
+from refracture.report.engine import choose_engine, render_all
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="the fake quarto is a shebang script")
 

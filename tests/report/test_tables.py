@@ -10,7 +10,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from refracture.report.format import Formatter
+from refracture.common.format import Formatter
 from refracture.report.tables import (
     MAIN_TABLES,
     SUPPLEMENTARY_TABLES,

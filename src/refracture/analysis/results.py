@@ -59,7 +59,7 @@ def run_analyses(data, settings=None, progress=None, executor=None) -> Results:
     The first significant cutoff found by the threshold table feeds the GEE and
     the survival analysis by T-score group, so no cutoff is chosen by hand. The
     ROC bootstrap's chunks run on ``executor`` (default: the current one, see
-    :mod:`refracture.executor`); the results are the same whichever runs them, and
+    :mod:`refracture.build.executor`); the results are the same whichever runs them, and
     which one did is not recorded, so ``results.json`` does not depend on it.
     """
     from refracture.analysis import (
@@ -74,7 +74,7 @@ def run_analyses(data, settings=None, progress=None, executor=None) -> Results:
         tscore,
     )
     from refracture.analysis.settings import AnalysisSettings
-    from refracture.executor import current_executor
+    from refracture.common.parallel import current_executor
 
     settings = settings or AnalysisSettings()
     executor = executor or current_executor()

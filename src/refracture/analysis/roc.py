@@ -33,7 +33,7 @@ from refracture.analysis.thresholds import MAX_DECIMALS, scaled_integers
 from refracture.data.derive import DerivedData
 
 if TYPE_CHECKING:
-    from refracture.executor import Executor
+    from refracture.common.parallel import Executor
 
 __all__ = [
     "BOOTSTRAP_BLOCK",
@@ -317,7 +317,7 @@ def bootstrap_roc_chunked(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`bootstrap_roc` with its replicates spread over ``executor`` in chunks.
 
-    ``executor`` defaults to :func:`refracture.executor.current_executor`. In this
+    ``executor`` defaults to :func:`refracture.build.executor.current_executor`. In this
     process the bootstrap is one call, as before; elsewhere the chunks of
     :func:`bootstrap_chunks` are mapped over the workers and concatenated in
     order. Either way the arrays are exactly those of one full run. The default
@@ -325,7 +325,7 @@ def bootstrap_roc_chunked(
     one N-th of the replicates (rounded up to whole blocks): every chunk carries
     the level arrays and builds its own count matrices, so fewer chunks cost less.
     """
-    from refracture.executor import current_executor
+    from refracture.common.parallel import current_executor
 
     executor = (executor or current_executor()).for_work(
         float(replicates) * np.asarray(tscore).size
@@ -398,7 +398,7 @@ def start_bootstrap(
     this process computes the other analyses; ``None`` when it would run here
     (then :func:`roc_analysis` computes it as usual). Same arrays either way."""
     from refracture.analysis.thresholds import level_arrays
-    from refracture.executor import current_executor
+    from refracture.common.parallel import current_executor
 
     replicates = int(settings.bootstrap_replicates)
     tscore, y, patients, _ = level_arrays(data)

@@ -79,10 +79,9 @@ def draw_one(
 
 
 def _default_epoch() -> int:
-    from refracture.pipeline import DEFAULT_EPOCH
-    from refracture.report.engine import source_date_epoch
+    from refracture.common.dates import build_epoch
 
-    return source_date_epoch(DEFAULT_EPOCH)
+    return build_epoch()
 
 
 def draw_all(results: Results, folder: Path, *, epoch: int | None = None) -> list[Path]:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from refracture.common.format import Formatter
 from refracture.figures.style import OKABE_ITO, figure
-from refracture.report.format import Formatter
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

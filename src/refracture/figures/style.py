@@ -152,10 +152,9 @@ def svg_to_pdf(svg: Path, pdf: Path, epoch: int | None = None) -> Path:
     import typst
 
     if epoch is None:
-        from refracture.pipeline import DEFAULT_EPOCH
-        from refracture.report.engine import source_date_epoch
+        from refracture.common.dates import build_epoch
 
-        epoch = source_date_epoch(DEFAULT_EPOCH)
+        epoch = build_epoch()
     source = SVG_TO_PDF.format(name=json.dumps(svg.name)).encode()
     data = typst.compile(
         source,

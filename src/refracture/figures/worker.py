@@ -5,7 +5,7 @@ analyses), then reads one pickled list of figure jobs from stdin, draws them
 and writes one pickled reply to stdout: the saved paths, or the exception a
 job raised. A plain subprocess rather than ``multiprocessing``, so that it
 never re-imports the caller's ``__main__`` (a script or notebook calling
-:func:`refracture.pipeline.build` needs no ``if __name__ == "__main__"`` guard),
+:func:`refracture.build.pipeline.build` needs no ``if __name__ == "__main__"`` guard),
 and it exits when its parent dies (its stdin closes).
 """
 

@@ -2,7 +2,7 @@
 
 Templates hold prose and no arithmetic. This module reads the results (never
 recomputing a statistic), formats each number once with the journal's
-:class:`~refracture.report.format.Formatter`, and states the findings the prose
+:class:`~refracture.common.format.Formatter`, and states the findings the prose
 branches on (significance, direction, the first significant cutoff, the OR
 plateau, the predictive-value characterisation, the independent predictors).
 When the data change so that a finding reverses, these flags change and the
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from refracture.report.format import Formatter
-from refracture.report.format import finite as _finite
+from refracture.common.format import Formatter
+from refracture.common.format import finite as _finite
 from refracture.report.tables import (
     MAIN_TABLES,
     SUPPLEMENTARY_TABLES,
@@ -652,6 +652,6 @@ def build_context(
         "provenance": _provenance(results, f),
         # what the configuration excluded or filtered ("excluded 9 patients on …")
         "cohort_filters": [str(x) for x in results.meta.get("cohort_filters", [])],
-        # "Changes since the previous version": Markdown made (and escaped) by refracture.diff
+        # "Changes since the previous version": Markdown made (and escaped) by report.changes
         "changes": Markup(changes) if changes else None,
     }

@@ -8,7 +8,6 @@ otherwise the embedded engine, and says which and why.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,17 +31,6 @@ class Engine:
     # (project, documents, formats, style) → {(document, fmt): file}, where the engine batches
     render_many: Callable[..., dict[tuple[str, str], Path]] | None = None
     executable: Path | None = None  # where the renderer lives (the path guard looks for it)
-
-
-def source_date_epoch(default: int) -> int:
-    """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else ``default``."""
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"SOURCE_DATE_EPOCH must be whole seconds, not {raw!r}") from exc
 
 
 def _embedded(reason: str, epoch: int) -> Engine:

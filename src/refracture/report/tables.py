@@ -1,7 +1,7 @@
 """The paper's tables, formatted from the result tables (never recomputed).
 
 Each builder takes the :class:`~refracture.analysis.results.Results` and a
-:class:`~refracture.report.format.Formatter` and returns a :class:`Table`: a
+:class:`~refracture.common.format.Formatter` and returns a :class:`Table`: a
 caption, a label, a header, aligned rows of display strings and footnotes
 naming the tests. The same object becomes a Quarto pipe table (through the
 template ``partials/table.md.j2``), a CSV file and a sheet of ``tables.xlsx``,
@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from refracture.report.format import Formatter
-from refracture.report.format import finite as _finite
+from refracture.common.format import Formatter
+from refracture.common.format import finite as _finite
 
 if TYPE_CHECKING:
     from refracture.analysis.results import Results

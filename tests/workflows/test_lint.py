@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from refracture.lint import (
+from refracture.report.assets import templates_dir
+from refracture.workflows.lint import (
     ALLOWED,
     Finding,
     find_hard_numbers,
@@ -15,7 +16,6 @@ from refracture.lint import (
     run_lint,
     template_context,
 )
-from refracture.report.assets import templates_dir
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def context(example_results, example_cohort) -> dict:
     """The example's template context, with the provenance record a build adds."""
     from refracture.analysis.results import Results
     from refracture.analysis.settings import AnalysisSettings
-    from refracture.pipeline import DEFAULT_EPOCH
-    from refracture.provenance import provenance
+    from refracture.build.provenance import provenance
+    from refracture.common.dates import DEFAULT_EPOCH
 
     record = provenance(example_cohort, AnalysisSettings(), {"python": "3"}, DEFAULT_EPOCH)
     meta = {**example_results.meta, "provenance": record}
@@ -183,7 +183,7 @@ def test_markup_is_not_prose(tmp_path, context):
 
 
 def test_run_lint_prints_findings_and_returns_1(tmp_path, capsys, context, monkeypatch):
-    import refracture.lint as lint
+    import refracture.workflows.lint as lint
 
     monkeypatch.setattr(lint, "example_context", lambda: context)
     (tmp_path / "a.md.j2").write_text("Clean prose.\n", encoding="utf-8")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from refracture.report.format import MINUS, Formatter
+from refracture.common.format import MINUS, Formatter
 
 F = Formatter()
 

@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 
+from refracture.build.provenance import git_commit
 from refracture.data.example import example_path
-from refracture.provenance import git_commit
 
 
 def test_results_json_records_the_inputs(example_build) -> None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from refracture.common.format import Formatter
 from refracture.errors import DataError
-from refracture.report.format import Formatter
 from refracture.report.tables import true_minus
 
 __all__ = [

@@ -10,7 +10,7 @@ result whose significance or direction differs from the main analysis.
 Values are read from each build's ``results.json``; nothing is recomputed.
 
 The builds are independent, so they run on the executor of the command
-(:mod:`refracture.executor`): one after the other in this process by default,
+(:mod:`refracture.build.executor`): one after the other in this process by default,
 side by side with ``--workers N`` or on a Dask cluster. Each build's outputs are
 the same wherever it ran.
 """
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from refracture.report.format import Formatter
+from refracture.common.format import Formatter
 from refracture.report.tables import Table
 
 if TYPE_CHECKING:
-    from refracture.executor import ClientContext, Executor
+    from refracture.build.executor import ClientContext, Executor
 
 __all__ = ["Cell", "comparison_table", "key_results", "reanalyses_context", "reanalyze"]
 
@@ -190,7 +190,7 @@ def _flat(mapping: Any, prefix: str = "") -> list[str]:
 
 
 def _client_context() -> ClientContext:
-    from refracture.executor import ClientContext
+    from refracture.build.executor import ClientContext
 
     return ClientContext()
 
@@ -200,7 +200,7 @@ class BuildTask:
     """One build of :func:`reanalyze`: everything a worker needs (picklable)."""
 
     name: str
-    config: Any  # refracture.config.Config, with absolute paths
+    config: Any  # refracture.build.config.Config, with absolute paths
     folder: Path  # absolute
     formats: tuple[str, ...]
     style: str
@@ -214,7 +214,7 @@ class BuildTask:
 
     def __reduce__(self):
         # A Config with variants holds instances of classes pydantic created at run
-        # time (refracture.config._partial), which plain pickle cannot find by name:
+        # time (refracture.build.config._partial), which plain pickle cannot find by name:
         # the config travels as its validated data and is validated again on arrival.
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         config = self.config
@@ -226,22 +226,22 @@ class BuildTask:
 
 
 def _unpickle_task(fields: dict[str, Any]) -> BuildTask:
-    from refracture.config import Config
+    from refracture.build.config import Config
 
     return BuildTask(**{**fields, "config": Config.model_validate(fields["config"])})
 
 
 def build_task(task: BuildTask, progress: Callable[[str], None] | None = None):
     """Run one :class:`BuildTask` (in this process or on a worker) and return its
-    :class:`~refracture.pipeline.BuildOutcome`.
+    :class:`~refracture.build.pipeline.BuildOutcome`.
 
     The build runs in the caller's working folder and ``SOURCE_DATE_EPOCH`` (see
-    :class:`~refracture.executor.ClientContext`), so its results.json is the one
+    :class:`~refracture.build.executor.ClientContext`), so its results.json is the one
     the caller would have built. ``progress`` (in-process only) streams its stages.
     """
     import multiprocessing
 
-    from refracture.pipeline import build
+    from refracture.build.pipeline import build
 
     say = progress or (lambda _label: None)
     extra: dict[str, Any] = {}
@@ -278,16 +278,17 @@ def reanalyze(
     """Build the main analysis and every variant, then the Reanalyses supplement.
 
     The builds run on ``executor`` (default: the current one, see
-    :func:`refracture.executor.current_executor`). In this process each build's
+    :func:`refracture.build.executor.current_executor`). In this process each build's
     progress streams as it runs; elsewhere a line is printed as each build finishes.
     """
     from functools import partial
 
-    from refracture.diff import load_results
-    from refracture.executor import current_executor
-    from refracture.folders import check_destination, claim, staged_output
-    from refracture.pipeline import protected_inputs
-    from refracture.report.engine import choose_engine, render_all, source_date_epoch
+    from refracture.build.folders import check_destination, claim, staged_output
+    from refracture.build.pipeline import protected_inputs
+    from refracture.common.dates import build_epoch
+    from refracture.common.parallel import current_executor
+    from refracture.report.changes import load_results
+    from refracture.report.engine import choose_engine, render_all
     from refracture.report.render import template_environment
     from refracture.report.tables import write_csv
 
@@ -346,9 +347,7 @@ def reanalyze(
         for name in folders
         if name != "main"
     ]
-    from refracture.pipeline import DEFAULT_EPOCH
-
-    renderer = choose_engine(engine, source_date_epoch(DEFAULT_EPOCH))
+    renderer = choose_engine(engine, build_epoch())
     meta = config.manuscript_meta()
     with claim(dest, say), staged_output(dest, inputs) as tmp:
         say("Writing and rendering the Reanalyses supplement")

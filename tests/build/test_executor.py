@@ -29,21 +29,15 @@ from refracture.analysis.roc import (
     bootstrap_roc_chunked,
 )
 from refracture.analysis.thresholds import level_arrays
-from refracture.config import ConfigProblems, config_hash, load_config
+from refracture.build.config import ConfigProblems, config_hash, load_config
+from refracture.build.executor import DaskExecutor, ProcessExecutor, make_executor
+from refracture.common.parallel import LocalExecutor, current_executor, use_executor
 from refracture.data.example import example_path
 from refracture.data.validate import load_cohort
 from refracture.errors import ConfigError, DataValidationError
-from refracture.executor import (
-    DaskExecutor,
-    LocalExecutor,
-    ProcessExecutor,
-    current_executor,
-    make_executor,
-    use_executor,
-)
-from refracture.reanalyze import BuildTask
+from refracture.workflows.reanalyze import BuildTask
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -363,7 +357,7 @@ def test_reanalyze_on_dask_builds_the_same_bytes(tmp_path, cluster_address) -> N
 def test_auto_executor_spreads_only_large_jobs() -> None:
     """The command line's default stays in-process for small jobs and uses a
     process pool (one per core) for a registry-size bootstrap."""
-    from refracture.executor import AUTO_PARALLEL_SIZE, AutoExecutor, ProcessExecutor
+    from refracture.build.executor import AUTO_PARALLEL_SIZE, AutoExecutor, ProcessExecutor
 
     with AutoExecutor(cores=2) as auto:
         assert auto.for_work(2000 * 445) is auto  # the example: in-process
@@ -377,7 +371,7 @@ def test_auto_executor_spreads_only_large_jobs() -> None:
 
 def test_auto_executor_bootstrap_equals_in_process(monkeypatch) -> None:
     """A bootstrap the default executor sends to processes gives the same arrays."""
-    import refracture.executor as ex
+    import refracture.build.executor as ex
     from refracture.analysis.roc import bootstrap_roc, bootstrap_roc_chunked
 
     rng = np.random.default_rng(5)
@@ -398,7 +392,7 @@ def test_background_bootstrap_gives_the_same_results(
 ) -> None:
     """A bootstrap the default executor starts early on worker processes (the
     registry-size route) gives the same results.json, with the ROC in its place."""
-    import refracture.executor as ex
+    import refracture.build.executor as ex
 
     monkeypatch.setattr(ex, "AUTO_PARALLEL_SIZE", 1.0)  # the example counts as large
     with ex.AutoExecutor(cores=2) as auto:

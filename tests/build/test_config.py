@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
-from refracture.config import (
+from refracture.build.config import (
     MAX_CUTOFFS,
     CohortSection,
     Config,
@@ -23,7 +23,7 @@ from refracture.data.validate import Cohort
 from refracture.errors import ConfigError
 from refracture.report.context import ManuscriptMeta
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "refracture.yml"
 
 

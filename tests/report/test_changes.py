@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from refracture.diff import (
+from refracture.errors import DataError
+from refracture.report.changes import (
     CUTOFF_CHANGE,
     DIRECTION_CHANGE,
     N_CHANGE,
@@ -21,7 +22,6 @@ from refracture.diff import (
     load_results,
     to_markdown,
 )
-from refracture.errors import DataError
 from refracture.report.render import md_escape
 
 CUTOFF = "T \u2264 \u22122.2"

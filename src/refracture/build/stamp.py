@@ -4,7 +4,7 @@ The stamp hashes the input data files, the templates and render assets, the
 refracture source itself (so a changed formula counts, not only a new version
 number), the build options and the environment that changes outputs
 (``SOURCE_DATE_EPOCH``, which Quarto would be used). It is written into the
-build folder's record (:data:`refracture.folders.RECORD_NAME`); a build whose
+build folder's record (:data:`refracture.build.folders.RECORD_NAME`); a build whose
 stamp matches the one in its folder has nothing to do. The Quarto executable
 counts by a digest of its path, so no path of the machine is written. This
 module imports only the standard library, so the "up to date" answer comes
@@ -91,7 +91,7 @@ def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, o
 
 def is_up_to_date(out: Path, stamp: Mapping[str, object]) -> bool:
     """True when ``out`` holds a complete build made from exactly these inputs."""
-    from refracture.folders import read_record
+    from refracture.build.folders import read_record
 
     old = read_record(Path(out))
     if old is None or old.get("hash") != stamp["hash"]:
@@ -101,6 +101,6 @@ def is_up_to_date(out: Path, stamp: Mapping[str, object]) -> bool:
 
 def write_stamp(folder: Path, stamp: Mapping[str, object], files: Iterable[str]) -> Path:
     """Record the stamp and the files the build made (checked again by is_up_to_date)."""
-    from refracture.folders import write_record
+    from refracture.build.folders import write_record
 
     return write_record(folder, files, **stamp)

@@ -243,11 +243,11 @@ def example_context() -> dict[str, Any]:
     """:func:`template_context` of the example cohort (its analyses run once per process)."""
     from refracture.analysis.results import run_analyses
     from refracture.analysis.settings import AnalysisSettings
+    from refracture.build.provenance import provenance
+    from refracture.common.dates import DEFAULT_EPOCH
     from refracture.data.derive import derive
     from refracture.data.example import example_path
     from refracture.data.validate import load_cohort
-    from refracture.pipeline import DEFAULT_EPOCH
-    from refracture.provenance import provenance
     from refracture.report.sources import software_versions
 
     cohort = load_cohort(example_path())
@@ -521,7 +521,7 @@ def _literal_numbers(name: str, source: str, tree) -> list[Finding]:
 def _reanalyses_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
     import json
 
-    from refracture.reanalyze import sample_context
+    from refracture.workflows.reanalyze import sample_context
 
     return sample_context(json.loads(ctx["_results"].to_json()))
 

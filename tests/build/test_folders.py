@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refracture.build.folders import RECORD_NAME, check_destination, staged_output
 from refracture.data.example import example_path
 from refracture.errors import OutputError
-from refracture.folders import RECORD_NAME, check_destination, staged_output
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals, FIFOs and umask")
 
@@ -510,7 +510,8 @@ def test_lock_is_released_when_its_holder_dies(tmp_path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from refracture.folders import claim\n"
+            "import sys, time; from pathlib import Path\n"
+            "from refracture.build.folders import claim\n"
             "with claim(Path(sys.argv[1])):\n"
             "    print('held', flush=True); time.sleep(60)\n",
             str(tmp_path / "out"),
@@ -523,7 +524,7 @@ def test_lock_is_released_when_its_holder_dies(tmp_path) -> None:
     holder.kill()
     holder.wait()
     holder.stdout.close()
-    from refracture.folders import claim
+    from refracture.build.folders import claim
 
     start = time.monotonic()
     with claim(tmp_path / "out"):

@@ -3,7 +3,7 @@
 Stages run in order and report progress through a callback; the whole output
 folder is written beside its destination and swapped into place only when
 every stage succeeded, so a failed build leaves the previous one untouched
-(:mod:`refracture.folders`). Before any work the destination is checked: only an
+(:mod:`refracture.build.folders`). Before any work the destination is checked: only an
 absent or empty folder or an earlier build is ever replaced, never the data,
 the configuration or a folder of the user's; one build at a time holds it.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from refracture.config import Config
+    from refracture.build.config import Config
     from refracture.figures.build import FigureWorkers
 
 __all__ = ["BuildOutcome", "build", "stage_names"]
@@ -37,9 +37,6 @@ _STAGES = (
     ("guard", "Checking every output for patient identifiers"),
 )
 
-DEFAULT_EPOCH = 1795564800
-"""2026-11-25 00:00 UTC: the creation date written into documents when
-``SOURCE_DATE_EPOCH`` is not set, so that rebuilds are byte-identical."""
 
 
 def stage_names() -> tuple[str, ...]:
@@ -58,7 +55,7 @@ class BuildOutcome:
 def _config_hash(config: Config | None) -> str | None:
     if config is None:
         return None
-    from refracture.config import config_hash
+    from refracture.build.config import config_hash
 
     return config_hash(config)
 
@@ -78,7 +75,7 @@ def _read_since(since: Path | None) -> tuple[dict, str] | None:
         return None
     import hashlib
 
-    from refracture.diff import load_results
+    from refracture.report.changes import load_results
 
     old = load_results(since)
     digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
@@ -105,8 +102,8 @@ def build(
     every stage succeeds. ``figure_workers`` processes draw the figures
     (default: one per spare core, at most two; 0 draws them in this process).
     """
-    from refracture.folders import check_destination, claim
-    from refracture.stamp import build_stamp, is_up_to_date
+    from refracture.build.folders import check_destination, claim
+    from refracture.build.stamp import build_stamp, is_up_to_date
 
     inputs = protected_inputs(data, config)
     out = check_destination(out, inputs)  # before anything is read, written or locked
@@ -125,7 +122,8 @@ def build(
             return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
 
         from refracture.errors import ConfigError
-        from refracture.report.engine import FORMATS, STYLES, choose_engine, source_date_epoch
+        from refracture.common.dates import build_epoch
+        from refracture.report.engine import FORMATS, STYLES, choose_engine
 
         bad = [f for f in formats if f not in FORMATS]
         if bad or not formats:
@@ -135,7 +133,7 @@ def build(
             )
         if style not in STYLES:
             raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
-        epoch = source_date_epoch(DEFAULT_EPOCH)
+        epoch = build_epoch()
         renderer = choose_engine(engine, epoch)
         from refracture.figures.build import FigureWorkers
 
@@ -195,7 +193,7 @@ def machine_paths(plan: _Plan) -> dict[str, str]:
 def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     from refracture import __version__
     from refracture.data.example import example_path
-    from refracture.stamp import write_stamp
+    from refracture.build.stamp import write_stamp
 
     data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
     renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
@@ -208,7 +206,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     cohort = load_cohort(source)
     filtered: list[str] = []
     if config is not None:
-        from refracture.config import apply_cohort_filters
+        from refracture.build.config import apply_cohort_filters
 
         patients, levels, filtered = apply_cohort_filters(cohort.patients, cohort.levels, config)
         cohort = dataclasses.replace(cohort, patients=patients, levels=levels)
@@ -221,7 +219,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     say(labels["analyse"])
     from refracture.analysis.results import run_analyses
     from refracture.analysis.settings import AnalysisSettings
-    from refracture.provenance import provenance
+    from refracture.build.provenance import provenance
     from refracture.report.sources import software_versions
 
     settings = config.analysis_settings() if config is not None else AnalysisSettings()
@@ -237,7 +235,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     if filtered:
         results.meta["cohort_filters"] = filtered
 
-    from refracture.folders import staged_output
+    from refracture.build.folders import staged_output
 
     with staged_output(out, plan.inputs) as tmp:
         figures.submit(results, tmp / "figures", epoch=epoch)  # drawn while the sources are written
@@ -248,7 +246,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
 
         changes = None
         if old_results:
-            from refracture.diff import diff_results, to_markdown
+            from refracture.report.changes import diff_results, to_markdown
 
             now = json.loads(results.to_json())
             changes = to_markdown(diff_results(old_results[0], now), level=1)

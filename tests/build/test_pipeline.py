@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from refracture.report.format import Formatter
+from refracture.common.format import Formatter
 
 F = Formatter()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pdf_text(path: Path) -> str:
