@@ -19,6 +19,24 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_ABSTRACT = ROOT.parent / "shared" / "published-abstract.yaml"
 
 
+# Variables of the user's shell that would change an outcome: the documents' date, the
+# Quarto a build finds first, tracebacks instead of messages, the compiled-template cache
+# shared with the user's own builds. Tests that need one set it themselves.
+_SHELL_VARIABLES = ("SOURCE_DATE_EPOCH", "QUARTO_PATH", "REFRACTURE_DEBUG", "REFRACTURE_CACHE_DIR")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_environment(tmp_path_factory):
+    """The suite runs in the same environment whatever the shell it is started from:
+    the variables above are removed for the whole session (subprocesses inherit the
+    cleaned environment) and the template cache lives in the session's tmp folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _SHELL_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("REFRACTURE_CACHE_DIR", str(tmp_path_factory.mktemp("refracture-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def published() -> dict:
     """The published abstract's figures (a copy of shared/published-abstract.yaml)."""
@@ -46,7 +64,7 @@ def example_results(example_data: DerivedData):
 def _run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "REFRACTURE_DEBUG"}
+    env = dict(os.environ)  # cleaned by hermetic_environment
     return subprocess.run(
         [sys.executable, "-m", "refracture", *args],
         capture_output=True,

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TARGET_ROWS = (
@@ -28,6 +30,7 @@ TARGET_ROWS = (
 )
 
 
+@pytest.mark.slow
 def test_benchmark_smoke_run_reports_every_target(tmp_path) -> None:
     results = tmp_path / "RESULTS.md"
     proc = subprocess.run(

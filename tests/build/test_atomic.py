@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGKILL is POSIX")
+pytestmark = [
+    pytest.mark.skipif(os.name == "nt", reason="SIGKILL is POSIX"),
+    pytest.mark.slow,  # a stress test: five builds killed at five stages
+]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

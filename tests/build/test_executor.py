@@ -313,6 +313,7 @@ def test_cli_worker_error_is_the_same_clear_message(cli, tmp_path) -> None:
     assert "Traceback" not in there.stderr
 
 
+@pytest.mark.slow
 def test_reanalyze_on_dask_builds_the_same_bytes(tmp_path, cluster_address) -> None:
     """Main analysis and one variant, in this process and on the cluster (run side by
     side). The client runs in a folder outside git with its own SOURCE_DATE_EPOCH,
