@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from refracture.data import load, validate
+from refracture.data import csv_reader, load, text, validate
 from refracture.data.derive import derive, level_frame
 from refracture.data.levels import LEVEL_INDEX
 from refracture.data.schema import TABLES, Kind
@@ -24,12 +24,12 @@ from tests.data.cohorts import append_row, set_cell, valid_tables, write_csv
 @pytest.fixture
 def pandas_csv(monkeypatch):
     """Read CSV files with pandas' C parser only (the route before pyarrow)."""
-    monkeypatch.setattr(load, "_read_csv_arrow", lambda *_args: None)
+    monkeypatch.setattr(csv_reader, "_read_csv_arrow", lambda *_args: None)
 
 
 def test_python_whitespace_is_complete() -> None:
     everything = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
-    assert set(load.PY_WHITESPACE) == everything
+    assert set(text.PY_WHITESPACE) == everything
 
 
 def _random_csv(rng: random.Random) -> str:
@@ -55,7 +55,7 @@ def _read(path, label="t.csv"):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' ParserWarning on ragged rows
-            return load._read_csv(path, label)
+            return csv_reader.read_csv_table(path, label)
     except DataError as exc:
         return str(exc)
 
@@ -70,14 +70,14 @@ def test_arrow_csv_reads_what_pandas_reads(tmp_path, monkeypatch) -> None:
             data = b"\xef\xbb\xbf" + data
         path.write_bytes(data)
         try:
-            header = load._csv_header(path, "t.csv")
+            header = csv_reader._csv_header(path, "t.csv")
         except DataError:
             continue
-        fast = load._read_csv_arrow(path, header)
+        fast = csv_reader._read_csv_arrow(path, header)
         arrow_read += fast is not None
         a = _read(path)
         with monkeypatch.context() as m:
-            m.setattr(load, "_read_csv_arrow", lambda *_args: None)
+            m.setattr(csv_reader, "_read_csv_arrow", lambda *_args: None)
             b = _read(path)
         if isinstance(a, str) or isinstance(b, str):
             assert a == b, data
@@ -91,9 +91,9 @@ def test_arrow_csv_reads_what_pandas_reads(tmp_path, monkeypatch) -> None:
 def test_quoted_files_take_the_pandas_route(tmp_path) -> None:
     path = tmp_path / "t.csv"
     path.write_bytes(b'a,b\n1,"x\n')  # quote left open: pandas rejects, pyarrow would not
-    assert load._read_csv_arrow(path, ["a", "b"]) is None
+    assert csv_reader._read_csv_arrow(path, ["a", "b"]) is None
     with pytest.raises(DataError, match="could not be read as CSV"):
-        load._read_csv(path, "t.csv")
+        csv_reader.read_csv_table(path, "t.csv")
 
 
 def test_blank_cells_arrow_and_object_agree() -> None:
@@ -101,15 +101,15 @@ def test_blank_cells_arrow_and_object_agree() -> None:
     obj = pd.Series(cells, dtype=object)
     arrow = pd.Series(cells, dtype=pd.StringDtype("pyarrow"))
     expected = np.array([c.strip() == "" for c in cells])
-    np.testing.assert_array_equal(load.blank_cells(obj), expected)
-    np.testing.assert_array_equal(load.blank_cells(arrow), expected)
+    np.testing.assert_array_equal(text.blank_cells(obj), expected)
+    np.testing.assert_array_equal(text.blank_cells(arrow), expected)
 
 
 def test_to_text_of_strings_by_distinct_value() -> None:
     values = pd.Series(["a", None, "b", "a", np.nan, " c "], dtype=object)
-    assert load.to_text(values).tolist() == ["a", "", "b", "a", "", " c "]
+    assert text.to_text(values).tolist() == ["a", "", "b", "a", "", " c "]
     mixed = pd.Series([1, "1", 2.5, True, None], dtype=object)  # per cell
-    assert load.to_text(mixed).tolist() == ["1", "1", "2.5", "true", ""]
+    assert text.to_text(mixed).tolist() == ["1", "1", "2.5", "true", ""]
 
 
 def _broken_tables():
@@ -136,7 +136,7 @@ def test_validation_of_arrow_and_pandas_reads_agree(tmp_path, monkeypatch, broke
     fast_raw = load.read_raw(tmp_path)
     assert isinstance(fast_raw.levels["patient_id"].dtype, pd.StringDtype)
     fast = validate.validate(fast_raw)
-    monkeypatch.setattr(load, "_read_csv_arrow", lambda *_args: None)
+    monkeypatch.setattr(csv_reader, "_read_csv_arrow", lambda *_args: None)
     slow = validate.validate(load.read_raw(tmp_path))
     assert fast.errors == slow.errors
     assert fast.warnings == slow.warnings
@@ -152,7 +152,7 @@ def test_example_cohort_same_by_both_readers(monkeypatch) -> None:
     from refracture.data.example import example_path
 
     fast = validate.load_cohort(example_path())
-    monkeypatch.setattr(load, "_read_csv_arrow", lambda *_args: None)
+    monkeypatch.setattr(csv_reader, "_read_csv_arrow", lambda *_args: None)
     slow = validate.load_cohort(example_path())
     for name in ("patients", "levels"):
         pd.testing.assert_frame_equal(getattr(fast, name), getattr(slow, name), check_exact=True)

@@ -17,43 +17,29 @@ warning of the validation report. Typing and checking the cells is
 :mod:`refracture.data.validate`'s job. Anything that prevents reading raises
 :class:`~refracture.errors.DataError` with a one-line message naming the file.
 
-In a workbook, formula cells are read as their last computed value; a formula
-whose result was never saved (e.g. written by a script, never opened in Excel) and
-merged cells in or below the header row are errors, since the values they hold
-cannot be known. Title rows above the header are skipped: the header is the first
-row (of the first 20 filled rows) that holds a column name of the contract.
+The formats are read by :mod:`refracture.data.csv_reader`,
+:mod:`refracture.data.parquet_reader` and :mod:`refracture.data.xlsx_reader` (which say
+what each accepts and refuses), their cells converted by :mod:`refracture.data.text`;
+this module finds the tables, names their source and drops identifier columns.
 
 The index of each table is the row number as the user sees it in a spreadsheet
 (header = row 1, first data row = 2), named ``_row``.
-
-CSV files without double quotes are parsed by pyarrow's multithreaded reader into
-Arrow-backed string columns (``string[pyarrow]``: a million rows take a fraction
-of the memory and time of Python strings), every cell kept as written and blank
-lines kept as blank rows. Files with quotes, and any file pyarrow does not read
-exactly so (ragged rows, invalid UTF-8, …), are read by pandas' C parser as
-before, whose messages name the problem. Either way the cells are the same text
-(tested against each other on generated files).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import datetime as _dt
-import decimal
-import io
 import re
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-from xml.etree import ElementTree as ET
+from typing import Literal
 
-import numpy as np
 import pandas as pd
 
+from refracture.data.csv_reader import read_csv_table
+from refracture.data.parquet_reader import read_parquet_table
 from refracture.data.schema import TABLES
+from refracture.data.text import frame_to_text
+from refracture.data.xlsx_reader import read_workbook
 from refracture.errors import DataError
 
 __all__ = [
@@ -63,20 +49,11 @@ __all__ = [
     "Source",
     "is_identifier_column",
     "read_raw",
-    "to_text",
 ]
 
 Format = Literal["csv", "xlsx", "parquet"]
 
-#: Every character ``str.isspace`` accepts (what ``str.strip()`` removes), for the
-#: same stripping of Arrow strings (``pyarrow.compute.utf8_trim``); tested complete.
-PY_WHITESPACE = "".join(
-    map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203), 8232))
-) + "".join(map(chr, (8233, 8239, 8287, 12288)))
-
 _TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
-_HEAD_BYTES = 64 * 1024
-_UNNAMED = "Unnamed: "  # name given to a column with a blank header cell (as pandas does)
 
 
 @dataclass(frozen=True)
@@ -234,8 +211,8 @@ class RawCohort:
     ) -> RawCohort:
         """Build from frames made in code; cells are converted to text as :func:`read_raw` would."""
         return cls(
-            patients=_frame_to_text(patients.reset_index(drop=True)),
-            levels=_frame_to_text(levels.reset_index(drop=True)),
+            patients=frame_to_text(patients.reset_index(drop=True)),
+            levels=frame_to_text(levels.reset_index(drop=True)),
             source=source or Source.in_memory(),
         )
 
@@ -355,7 +332,7 @@ def _similar_file_hint(folder: Path, name: str) -> str:
 
 
 def _read_files(folder: Path, ext: Format) -> RawCohort:
-    reader = _read_csv if ext == "csv" else _read_parquet
+    reader = read_csv_table if ext == "csv" else read_parquet_table
     paths = {n: folder / f"{n}.{ext}" for n in _TABLE_NAMES}
     frames = {n: reader(p, p.name) for n, p in paths.items()}
     source = Source(
@@ -369,247 +346,8 @@ def _read_files(folder: Path, ext: Format) -> RawCohort:
     return RawCohort(frames["patients"], frames["levels"], source)
 
 
-# ---------------------------------------------------------------------------
-# CSV
-# ---------------------------------------------------------------------------
-
-
-def _read_csv(path: Path, label: str) -> pd.DataFrame:
-    header = _csv_header(path, label)
-    unnamed = frozenset(h for h in header if h.startswith(_UNNAMED))
-    frame = _read_csv_arrow(path, header)
-    if frame is not None:
-        return _finish(frame, np.arange(2, len(frame) + 2), label, unnamed)
-    try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-            index_col=False,
-            engine="c",
-        )
-    except UnicodeDecodeError:
-        raise DataError(_encoding_message(path, label)) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{label} is empty") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"{label} could not be read as CSV: {_short(exc)}") from None
-    if len(frame.columns) != len(header):  # pragma: no cover - defensive
-        raise DataError(f"{label} could not be read as CSV: the header could not be parsed")
-    frame.columns = pd.Index(header)
-    return _finish(frame, np.arange(2, len(frame) + 2), label, unnamed)
-
-
-def _has_quote(path: Path) -> bool:
-    """Whether the file holds a double quote anywhere (one memory-mapped scan)."""
-    import mmap
-
-    with path.open("rb") as fh:
-        if path.stat().st_size == 0:
-            return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return mm.find(b'"') >= 0
-
-
-def _read_csv_arrow(path: Path, header: list[str]) -> pd.DataFrame | None:
-    """The CSV as ``string[pyarrow]`` columns named ``header``, every cell as written
-    (blank = ""), or None where pyarrow does not read it exactly as pandas' C parser
-    with the options of :func:`_read_csv` would (then that parser is used)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        return None
-    if _has_quote(path):
-        # pyarrow accepts a quoted field left open at the end of the file, which
-        # pandas rejects; files with quotes take pandas' path
-        return None
-    with path.open("rb") as fh:
-        head = fh.read(_HEAD_BYTES)
-    try:
-        first = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace"))))
-    except (StopIteration, csv.Error):  # pragma: no cover - _csv_header has checked it
-        return None
-    if len(first) != len(header):
-        return None
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=True),
-            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(first, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-                check_utf8=True,
-            ),
-        )
-    except (pa.ArrowException, OSError, ValueError):
-        return None
-    if table.num_columns != len(header) or table.column_names != first:
-        return None
-    dtype = pd.StringDtype("pyarrow")
-    columns = {
-        name: pd.Series(pd.array(table.column(i), dtype=dtype), copy=False)
-        for i, name in enumerate(header)
-    }
-    return pd.DataFrame(columns, copy=False)
-
-
-def _csv_header(path: Path, label: str) -> list[str]:
-    """Read and check the header line; detect encodings other than UTF-8 early."""
-    with path.open("rb") as fh:
-        head = fh.read(_HEAD_BYTES)
-    if not head.strip():
-        raise DataError(f"{label} is empty")
-    binary = _binary_message(head, label)
-    if binary is not None:
-        raise DataError(binary)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
-        raise DataError(_encoding_message(path, label))
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    try:
-        text = decoder.decode(head, final=len(head) < _HEAD_BYTES)
-    except UnicodeDecodeError:
-        raise DataError(_encoding_message(path, label)) from None
-    try:
-        header = next(csv.reader(io.StringIO(text)))
-    except (StopIteration, csv.Error):
-        raise DataError(f"{label} could not be read as CSV: no header line") from None
-    names = ["" if h.strip() == "" else h for h in header]
-    if len(names) == 1:
-        for sep, sep_name in ((";", "semicolons"), ("\t", "tabs")):
-            if sep in names[0]:
-                raise DataError(
-                    f"{label}: the columns seem to be separated by {sep_name}; "
-                    "save it as comma-separated CSV (CSV UTF-8)"
-                )
-    _check_duplicate_names(names, label)
-    return [n if n != "" else f"{_UNNAMED}{i}" for i, n in enumerate(names)]
-
-
-#: File signatures of formats people save under a .csv name by mistake.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a zip archive, e.g. an Excel .xlsx workbook renamed to .csv"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook renamed to .csv"),
-    (b"PAR1", "a Parquet file renamed to .csv"),
-    (b"%PDF", "a PDF document"),
-)
-
-
-def _binary_message(head: bytes, label: str) -> str | None:
-    """A message if ``head`` (the start of a file) is not text at all, else None."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            return f"{label} is not a CSV text file (it looks like {what}); export it as CSV UTF-8"
-    sample = head[:4096]
-    if not sample:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    # UTF-16 without BOM: ASCII text has a NUL in every other byte
-    if max(even.count(0), odd.count(0)) > 0.4 * len(odd or even) and min(
-        even.count(0), odd.count(0)
-    ) < 0.05 * len(odd or even):
-        return None
-    control = sum(1 for b in sample if b < 0x20 and b not in b"\t\n\r\x0c\x1a")
-    if b"\x00" in sample or control > 0.01 * len(sample):
-        return (
-            f"{label} is not a CSV text file (it holds binary data); "
-            "export the table as CSV UTF-8 (Comma delimited)"
-        )
-    return None
-
-
-def _encoding_message(path: Path, label: str) -> str:
-    with path.open("rb") as fh:
-        head = fh.read(_HEAD_BYTES)
-    binary = _binary_message(head, label)
-    if binary is not None:
-        return binary
-    data = path.read_bytes()
-    guess, where = "latin-1/Windows-1252", ""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
-        guess = "UTF-16"
-    else:
-        try:
-            data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            where = f"; first undecodable byte on line {line}"
-    return (
-        f"{label} is not UTF-8 text (it looks like {guess}{where}); "
-        "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)') and try again"
-    )
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-# ---------------------------------------------------------------------------
-# Parquet
-# ---------------------------------------------------------------------------
-
-
-def _read_parquet(path: Path, label: str) -> pd.DataFrame:
-    if path.stat().st_size == 0:
-        raise DataError(f"{label} is empty")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises a variety of types for corrupt files
-        raise DataError(f"{label} could not be read as Parquet: {_short(exc)}") from None
-    if not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()
-    names = [str(c) for c in frame.columns]
-    _check_duplicate_names(names, label)
-    frame.columns = pd.Index(names)
-    if len(frame.columns) == 0:
-        raise DataError(f"{label} is empty (no columns)")
-    return _finish(_frame_to_text(frame), np.arange(2, len(frame) + 2), label)
-
-
-# ---------------------------------------------------------------------------
-# XLSX
-# ---------------------------------------------------------------------------
-
-
 def _read_xlsx(path: Path, given: Path) -> RawCohort:
-    import openpyxl  # imported here: only needed for workbooks
-
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name} is empty")
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about workbook features it ignores (styles, validation)
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise DataError(
-            f"{path.name} could not be read as an Excel .xlsx workbook: {_short(exc)}"
-        ) from None
-    oddities = _sheet_oddities(path)
-    try:
-        frames = {}
-        for name in _TABLE_NAMES:
-            label = f"{path.name}[{name}]"
-            if name not in wb.sheetnames:
-                similar = [s for s in wb.sheetnames if s.strip().lower() == name]
-                hint = (
-                    f"; found {similar[0]!r} (sheet names are case-sensitive)"
-                    if similar
-                    else f"; sheets found: {', '.join(wb.sheetnames)}"
-                )
-                raise DataError(f"{path.name}: sheet {name!r} is missing{hint}")
-            frames[name] = _read_sheet(wb[name], label, name, oddities.get(name))
-    finally:
-        wb.close()
+    frames = read_workbook(path)
     source = Source(
         path=given,
         format="xlsx",
@@ -619,299 +357,3 @@ def _read_xlsx(path: Path, given: Path) -> RawCohort:
         levels_path=path,
     )
     return RawCohort(frames["patients"], frames["levels"], source)
-
-
-_HEADER_SEARCH_ROWS = 20
-
-
-@dataclass(frozen=True)
-class _SheetOddities:
-    """What openpyxl's read-only value reader does not tell: formula cells without a
-    saved result and merged cell ranges (as ``(ref, first_row, last_row)``)."""
-
-    unsaved_formulas: tuple[str, ...] = ()
-    merged: tuple[tuple[str, int, int], ...] = ()
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-_ODD_RE = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s/>]")
-
-
-def _sheet_oddities(path: Path) -> dict[str, _SheetOddities]:
-    """Formula cells without a cached value and merged ranges, per contract sheet.
-
-    Read from the sheet XML directly (openpyxl's read-only mode exposes neither).
-    Anything unexpected in the package structure just skips these checks: openpyxl
-    has already read the workbook, so it is a valid one.
-    """
-    out: dict[str, _SheetOddities] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            book = ET.fromstring(zf.read("xl/workbook.xml"))
-            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-            targets = {
-                r.get("Id"): r.get("Target", "") for r in rels if _local(r.tag) == "Relationship"
-            }
-            for sheet in book.iter():
-                if _local(sheet.tag) != "sheet" or sheet.get("name") not in _TABLE_NAMES:
-                    continue
-                rid = next((v for k, v in sheet.attrib.items() if _local(k) == "id"), None)
-                target = targets.get(rid, "")
-                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-                if member not in names:
-                    continue
-                if not _ODD_RE.search(zf.read(member)):
-                    continue
-                with zf.open(member) as fh:
-                    out[str(sheet.get("name"))] = _scan_sheet_xml(fh)
-    except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):  # pragma: no cover
-        return out
-    return out
-
-
-def _scan_sheet_xml(fh: Any) -> _SheetOddities:
-    from openpyxl.utils.cell import range_boundaries
-
-    formulas: list[str] = []
-    merged: list[tuple[str, int, int]] = []
-    for _, el in ET.iterparse(fh, events=("end",)):
-        tag = _local(el.tag)
-        if tag == "c":
-            f = v = None
-            for child in el:
-                ctag = _local(child.tag)
-                if ctag == "f":
-                    f = child
-                elif ctag == "v":
-                    v = child
-            if f is not None:
-                kind = el.get("t", "n")
-                value = None if v is None else v.text
-                if value is None and (v is None or kind not in ("str", "inlineStr")):
-                    formulas.append(el.get("r", "?"))
-        elif tag == "row":
-            el.clear()
-        elif tag == "mergeCell":
-            ref = el.get("ref", "")
-            try:
-                _, lo, _, hi = range_boundaries(ref)
-            except (TypeError, ValueError):
-                continue
-            if lo is not None and hi is not None:
-                merged.append((ref, lo, hi))
-    return _SheetOddities(tuple(formulas), tuple(merged))
-
-
-def _listed(items: list[str] | tuple[str, ...], n: int = 5) -> str:
-    shown = ", ".join(items[:n])
-    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
-
-
-def _check_oddities(odd: _SheetOddities | None, header_row: int, label: str) -> None:
-    """Raise for formulas without a result and merged cells at or below the header
-    (``header_row`` as the spreadsheet numbers it); merged title rows above it are fine."""
-    if odd is None:
-        return
-    if odd.unsaved_formulas:
-        n = len(odd.unsaved_formulas)
-        raise DataError(
-            f"{label}: {'cell' if n == 1 else f'{n} cells'} "
-            f"{_listed(odd.unsaved_formulas)} hold{'s' if n == 1 else ''} a formula whose "
-            "result was never saved; open the workbook in Excel (or LibreOffice) and save it, "
-            "or replace the formulas by their values"
-        )
-    head = [ref for ref, lo, hi in odd.merged if lo <= header_row <= hi]
-    body = [ref for ref, lo, hi in odd.merged if lo > header_row]
-    if head:
-        raise DataError(
-            f"{label}: header cells {_listed(head)} are merged; unmerge them so that every "
-            f"column has its own name in row {header_row}"
-        )
-    if body:
-        raise DataError(
-            f"{label}: cells {_listed(body)} are merged; unmerge them and fill in every cell "
-            "(a merged range holds its value in its first cell only)"
-        )
-
-
-def _find_header(rows: list[tuple[Any, ...]], table: str) -> int | None:
-    """Index of the header row: the first filled row that holds a contract column
-    name of ``table`` (within the first filled rows), else the first filled row."""
-    names = frozenset(next(t.names for t in TABLES if t.name == table))
-    first = None
-    seen = 0
-    for i, r in enumerate(rows):
-        texts = [_cell_text(v).strip() for v in r]
-        if not any(texts):
-            continue
-        if first is None:
-            first = i
-        if names.intersection(texts):
-            return i
-        seen += 1
-        if seen >= _HEADER_SEARCH_ROWS:
-            break
-    return first
-
-
-def _read_sheet(ws: Any, label: str, table: str, odd: _SheetOddities | None = None) -> pd.DataFrame:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
-    except Exception as exc:  # a corrupt sheet part: openpyxl raises many types
-        raise DataError(f"{label} could not be read: {_short(exc)}") from None
-    header_at = _find_header(rows, table)
-    if header_at is None:
-        raise DataError(f"{label} is empty")
-    _check_oddities(odd, header_at + 1, label)
-    header = [_cell_text(v).strip() for v in rows[header_at]]
-    body = rows[header_at + 1 :]
-    width = max([len(header), *(len(r) for r in body)])
-    header += [""] * (width - len(header))
-    cells = [[_cell_text(v) for v in r] + [""] * (width - len(r)) for r in body]
-    _check_duplicate_names([h for h in header if h != ""], label)
-    names = [h if h != "" else f"{_UNNAMED}{i}" for i, h in enumerate(header)]
-    frame = pd.DataFrame(cells, columns=names, dtype=object)
-    frame = frame.astype(str) if len(frame) else frame
-    unnamed = frozenset(n for n, h in zip(names, header, strict=True) if h == "")
-    # spreadsheet rows: header_at is 0-based, data starts one below the header
-    rownums = np.arange(header_at + 2, header_at + 2 + len(frame))
-    return _finish(frame, rownums, label, unnamed)
-
-
-# ---------------------------------------------------------------------------
-# Shared helpers
-# ---------------------------------------------------------------------------
-
-
-def _check_duplicate_names(names: list[str], label: str) -> None:
-    seen: set[str] = set()
-    for n in names:
-        if n in seen and n != "":
-            raise DataError(f"{label}: column {n!r} appears more than once in the header")
-        seen.add(n)
-
-
-def _finish(
-    frame: pd.DataFrame, rownums: np.ndarray, label: str, unnamed: frozenset[str] = frozenset()
-) -> pd.DataFrame:
-    """Set the spreadsheet row numbers as index; drop entirely blank rows and
-    blank columns without a header (e.g. from trailing commas)."""
-    frame.index = pd.Index(rownums.astype(np.int64), name="_row")
-    blank_rows = np.ones(len(frame), dtype=bool)
-    drop = []
-    for col in frame.columns:
-        blank = blank_cells(frame[col])
-        if col in unnamed and blank.all():
-            drop.append(col)
-        blank_rows &= blank
-    if drop:
-        frame = frame.drop(columns=drop)
-    if len(frame.columns) == 0:
-        raise DataError(f"{label} is empty (no columns)")
-    if blank_rows.any():
-        frame = frame.loc[~blank_rows]
-    if len(frame) == 0:
-        raise DataError(f"{label} has no data rows (only a header)")
-    return frame
-
-
-def is_arrow_text(series: pd.Series) -> bool:
-    """The column holds Arrow-backed strings (as the CSV reader makes them)."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return dtype.storage == "pyarrow"
-    return isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in (
-        "string",
-        "large_string",
-    )
-
-
-def blank_cells(series: pd.Series) -> np.ndarray:
-    """True where a text cell is blank after ``str.strip()`` (or missing)."""
-    if is_arrow_text(series):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        trimmed = pc.utf8_trim(pa.array(series.array), characters=PY_WHITESPACE)
-        blank = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), True)
-        return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
-    return (series.str.strip() == "").to_numpy(dtype=bool, na_value=True)
-
-
-def _frame_to_text(frame: pd.DataFrame) -> pd.DataFrame:
-    out = {str(c): to_text(frame[c]) for c in frame.columns}
-    return pd.DataFrame(out, index=frame.index)
-
-
-def to_text(series: pd.Series) -> pd.Series:
-    """Cells of ``series`` as text: blank/NA -> ``""``, integral floats -> ``"2"``,
-    other floats in shortest round-trip form, booleans -> ``"true"``/``"false"``."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        na = series.isna().to_numpy()
-        vals = np.where(series.fillna(False).to_numpy(dtype=bool), "true", "false")
-        return pd.Series(np.where(na, "", vals), index=series.index, dtype=str)
-    if pd.api.types.is_integer_dtype(dtype):
-        na = series.isna().to_numpy()
-        vals = series.astype("Int64").astype(str).to_numpy(dtype=object)
-        return pd.Series(np.where(na, "", vals), index=series.index, dtype=str)
-    if pd.api.types.is_float_dtype(dtype):
-        arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return pd.Series(_floats_to_text(arr), index=series.index, dtype=str)
-    if is_arrow_text(series):
-        return series.fillna("") if series.hasnans else series
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return series.fillna("").astype(str)
-    if isinstance(dtype, pd.CategoricalDtype):
-        return to_text(series.astype(object))
-    values = series.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=True) == "string":
-        # strings (and missing cells): the text of each distinct value, spread by code
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        lookup = np.array([*(_cell_text(u) for u in uniques), ""], dtype=object)
-        return pd.Series(lookup[codes], index=series.index, dtype=str)
-    return pd.Series([_cell_text(v) for v in values], index=series.index, dtype=str)
-
-
-def _floats_to_text(arr: np.ndarray) -> np.ndarray:
-    out = np.full(arr.shape, "", dtype=object)
-    finite = np.isfinite(arr)
-    integral = finite & (np.floor(arr) == arr) & (np.abs(arr) < 1e15)
-    out[integral] = arr[integral].astype(np.int64).astype(str)
-    other = ~np.isnan(arr) & ~integral
-    out[other] = arr[other].astype(str)
-    return out
-
-
-def _cell_text(v: Any) -> str:
-    """Text of one cell value (Excel cell, object column element)."""
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool | np.bool_):
-        return "true" if v else "false"
-    if isinstance(v, int | np.integer):
-        return str(int(v))
-    if isinstance(v, float | np.floating):
-        return str(_floats_to_text(np.array([float(v)]))[0])
-    if isinstance(v, decimal.Decimal):
-        return "" if v.is_nan() else str(v)
-    if isinstance(v, _dt.datetime):
-        if v.time() == _dt.time(0):
-            return v.date().isoformat()
-        return v.isoformat(sep=" ")
-    if isinstance(v, _dt.date | _dt.time):
-        return v.isoformat()
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)

@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from refracture.data import schema as S
-from refracture.data.load import RawCohort, Source, is_arrow_text, read_raw, to_text
+from refracture.data.load import RawCohort, Source, read_raw
+from refracture.data.text import is_arrow_text, to_text
 from refracture.errors import DataValidationError
 
 __all__ = ["Cohort", "Problem", "ValidationReport", "load_cohort", "validate"]
