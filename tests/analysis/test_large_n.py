@@ -18,7 +18,7 @@ import pytest
 from firthmodels import detect_separation
 from scipy.special import expit
 
-from refracture.analysis import models, survival
+from refracture.analysis import fit_statistics, logistic, logistic_design, models, survival
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData, derive
 from refracture.data.simulate import simulate
@@ -52,7 +52,7 @@ def _numbers_agree(a: pd.DataFrame, b: pd.DataFrame, rel: float) -> None:
 def test_group_rows_by_hand() -> None:
     X = np.array([[1.0, 0.0], [2.0, 1.0], [1.0, 0.0], [1.0, 0.0], [2.0, 1.0]])
     y = np.array([1.0, 0.0, 1.0, 0.0, 0.0])
-    g = models.group_rows(X, y)
+    g = logistic_design.group_rows(X, y)
     rows = {(*x, yy): w for x, yy, w in zip(g.X.tolist(), g.y.tolist(), g.w.tolist(), strict=True)}
     assert rows == {(1.0, 0.0, 0.0): 1, (1.0, 0.0, 1.0): 2, (2.0, 1.0, 0.0): 2}
     # every row maps back to its own distinct row
@@ -68,12 +68,12 @@ def test_weighted_profile_interval_equals_the_expanded_data() -> None:
     import statsmodels.api as sm
 
     fit = sm.Logit(y, X).fit(disp=0, method="newton", tol=1e-12)
-    g = models.group_rows(X[:, 1:], y)
+    g = logistic_design.group_rows(X[:, 1:], y)
     Xg = np.column_stack([np.ones(len(g.y)), g.X])
     assert len(g.y) < 20
     for j in (1, 2):
-        plain = models.profile_interval(X, y, np.asarray(fit.params), np.asarray(fit.bse), j)
-        weighted = models.profile_interval(
+        plain = logistic.profile_interval(X, y, np.asarray(fit.params), np.asarray(fit.bse), j)
+        weighted = logistic.profile_interval(
             Xg, g.y, np.asarray(fit.params), np.asarray(fit.bse), j, weights=g.w
         )
         assert weighted[3]
@@ -85,9 +85,9 @@ def test_grouped_ml_fit_equals_statsmodels_on_the_patients(cohort) -> None:
     """The Newton fit on distinct rows gives statsmodels Logit's estimates, SEs and P."""
     import statsmodels.api as sm
 
-    d = models._design(cohort.patients, AnalysisSettings().model_covariates)
+    d = logistic_design._design(cohort.patients, AnalysisSettings().model_covariates)
     assert len(d.grouped().y) < d.n_used
-    fit = models._ml_fit_grouped(d)
+    fit = logistic._ml_fit_grouped(d)
     ref = sm.Logit(d.y, np.column_stack([np.ones(d.n_used), d.X])).fit(disp=0, method="newton")
     assert fit.converged
     np.testing.assert_allclose(fit.params, ref.params, rtol=1e-8)
@@ -102,10 +102,10 @@ def test_grouped_ml_fit_equals_statsmodels_on_the_patients(cohort) -> None:
     "analysis", [models.univariable_models, models.multivariable_model, models.firth_model]
 )
 def test_grouped_models_equal_patient_by_patient(cohort, monkeypatch, analysis) -> None:
-    monkeypatch.setattr(models, "GROUPED_FROM", 10**12)
+    monkeypatch.setattr(logistic_design, "GROUPED_FROM", 10**12)
     models._LAST_MULTI.clear()
     plain = analysis(cohort)
-    monkeypatch.setattr(models, "GROUPED_FROM", 1000)
+    monkeypatch.setattr(logistic_design, "GROUPED_FROM", 1000)
     models._LAST_MULTI.clear()
     grouped = analysis(cohort)
     assert "computation" in grouped.meta
@@ -120,8 +120,10 @@ def test_grouped_models_equal_patient_by_patient(cohort, monkeypatch, analysis) 
 
 
 def test_vif_closed_form_equals_statsmodels(cohort) -> None:
-    d = models._design(cohort.patients, AnalysisSettings().model_covariates)
-    np.testing.assert_allclose(models._vif(d.X, closed_form=True), models._vif(d.X), rtol=1e-9)
+    d = logistic_design._design(cohort.patients, AnalysisSettings().model_covariates)
+    np.testing.assert_allclose(
+        fit_statistics._vif(d.X, closed_form=True), fit_statistics._vif(d.X), rtol=1e-9
+    )
 
 
 def test_multivariable_fit_is_shared_with_firth_only_for_the_same_frame(example_data) -> None:
@@ -143,7 +145,7 @@ def _separated_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 @pytest.mark.parametrize("separated", [False, True])
 def test_separation_check_equals_the_full_program(monkeypatch, separated) -> None:
-    monkeypatch.setattr(models, "SEPARATION_SUBSET", 300)
+    monkeypatch.setattr(logistic, "SEPARATION_SUBSET", 300)
     rng = np.random.default_rng(11)
     n = 5000
     if separated:
@@ -152,7 +154,7 @@ def test_separation_check_equals_the_full_program(monkeypatch, separated) -> Non
         X = np.column_stack([rng.normal(size=n), rng.integers(0, 3, n)])
         y = (rng.random(n) < expit(-0.5 + X[:, 0])).astype(int)
     full = detect_separation(X, y, fit_intercept=True)
-    fast = models.separation_check(X, y)
+    fast = logistic.separation_check(X, y)
     assert fast.separation is full.separation is separated
     np.testing.assert_array_equal(fast.directions, full.directions)
 
@@ -161,7 +163,7 @@ def test_certificate_rows_include_both_classes_and_extremes() -> None:
     rng = np.random.default_rng(2)
     X = rng.normal(size=(10_000, 3))
     y = (rng.random(10_000) < 0.01).astype(int)
-    pick = models._certificate_rows(X, y, 100)
+    pick = logistic._certificate_rows(X, y, 100)
     assert set(np.unique(y[pick])) == {0, 1}
     for cls in (0, 1):
         rows = np.flatnonzero(y == cls)

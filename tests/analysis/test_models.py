@@ -12,14 +12,9 @@ from scipy import optimize, stats
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from refracture.analysis.models import (
-    c_statistic,
-    firth_model,
-    hosmer_lemeshow,
-    multivariable_model,
-    profile_interval,
-    univariable_models,
-)
+from refracture.analysis.fit_statistics import c_statistic, hosmer_lemeshow
+from refracture.analysis.logistic import profile_interval
+from refracture.analysis.models import firth_model, multivariable_model, univariable_models
 from refracture.analysis.result import TIDY_COLUMNS
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData

@@ -276,7 +276,7 @@ def _model(
     """One binomial GEE of the outcome on ``exposure`` + adjacent + age."""
     from scipy.stats import norm
 
-    from refracture.analysis.models import separation_check
+    from refracture.analysis.logistic import separation_check
 
     terms = [exposure, "adjacent", "age"]
     y = frame[OUTCOME].to_numpy(dtype="float64")
