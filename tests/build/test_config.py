@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
+from refracture.build.cohort_filters import apply_cohort_filters
 from refracture.build.config import (
     MAX_CUTOFFS,
     CohortSection,
     Config,
     ConfigProblems,
-    apply_cohort_filters,
     config_hash,
     load_config,
 )

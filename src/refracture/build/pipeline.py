@@ -38,7 +38,6 @@ _STAGES = (
 )
 
 
-
 def stage_names() -> tuple[str, ...]:
     return tuple(label for _, label in _STAGES)
 
@@ -121,8 +120,8 @@ def build(
         if not force and is_up_to_date(out, stamp):
             return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
 
-        from refracture.errors import ConfigError
         from refracture.common.dates import build_epoch
+        from refracture.errors import ConfigError
         from refracture.report.engine import FORMATS, STYLES, choose_engine
 
         bad = [f for f in formats if f not in FORMATS]
@@ -192,8 +191,8 @@ def machine_paths(plan: _Plan) -> dict[str, str]:
 
 def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     from refracture import __version__
-    from refracture.data.example import example_path
     from refracture.build.stamp import write_stamp
+    from refracture.data.example import example_path
 
     data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
     renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
@@ -206,7 +205,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     cohort = load_cohort(source)
     filtered: list[str] = []
     if config is not None:
-        from refracture.build.config import apply_cohort_filters
+        from refracture.build.cohort_filters import apply_cohort_filters
 
         patients, levels, filtered = apply_cohort_filters(cohort.patients, cohort.levels, config)
         cohort = dataclasses.replace(cohort, patients=patients, levels=levels)

@@ -214,8 +214,9 @@ class BuildTask:
 
     def __reduce__(self):
         # A Config with variants holds instances of classes pydantic created at run
-        # time (refracture.build.config._partial), which plain pickle cannot find by name:
-        # the config travels as its validated data and is validated again on arrival.
+        # time (refracture.build.config_schema._partial), which plain pickle cannot find
+        # by name: the config travels as its validated data and is validated again on
+        # arrival.
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         config = self.config
         fields["config"] = {
