@@ -30,6 +30,7 @@ class Report(Protocol):
 
     def render(self) -> str: ...
 
+
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2

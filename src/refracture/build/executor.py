@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,6 @@ from typing import Any
 from refracture.common.parallel import (
     Executor,
     LocalExecutor,
-    OnDone,
     current_executor,
     use_executor,
 )
