@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from refracture.data import csv_reader, load, text, validate
+from refracture.data import csv_reader, load, rules, text, validate
 from refracture.data.derive import derive, level_frame
 from refracture.data.levels import LEVEL_INDEX
 from refracture.data.schema import TABLES, Kind
@@ -164,7 +164,7 @@ def test_example_cohort_same_by_both_readers(monkeypatch) -> None:
 def test_value_rule_precheck_agrees_with_pandera(column) -> None:
     import pandera.pandas as pa
 
-    checks = validate._pandera_value_checks(pa, column)
+    checks = rules._pandera_value_checks(pa, column)
     rng = np.random.default_rng(len(column.name))
     if column.kind is Kind.CATEGORY:
         pool = np.array([*column.allowed, "x", "l1", np.nan], dtype=object)
@@ -185,7 +185,7 @@ def test_value_rule_precheck_agrees_with_pandera(column) -> None:
             fails = False
         except pa.errors.SchemaErrors:
             fails = True
-        assert validate._fails_value_rule(column, values) is fails, values
+        assert rules._fails_value_rule(column, values) is fails, values
 
 
 def test_valid_data_do_not_import_pandera(tmp_path) -> None:

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refracture.data.load import RawCohort, Source
+from refracture.data.problems import Problem
 from refracture.data.schema import LEVEL_CODES
-from refracture.data.validate import Cohort, Problem, ValidationReport, validate
+from refracture.data.validate import Cohort, ValidationReport, validate
 from tests.data.cohorts import (
     LEVEL_COLUMNS,
     Tables,
