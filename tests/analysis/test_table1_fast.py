@@ -13,10 +13,12 @@ from refracture.analysis.table1 import (
     LEVEL_CONTINUOUS,
     PATIENT_CATEGORICAL,
     PATIENT_CONTINUOUS,
+    tableone_frame,
+)
+from refracture.analysis.vectorised_tableone import (
     _as_strings,
     _fast_tableone_class,
     fast_tableone,
-    tableone_frame,
 )
 
 pytestmark = pytest.mark.skipif(
