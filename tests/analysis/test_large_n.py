@@ -18,7 +18,14 @@ import pytest
 from firthmodels import detect_separation
 from scipy.special import expit
 
-from refracture.analysis import fit_statistics, logistic, logistic_design, models, survival
+from refracture.analysis import (
+    fit_statistics,
+    logistic,
+    logistic_design,
+    models,
+    survival,
+    survival_statistics,
+)
 from refracture.analysis.settings import AnalysisSettings
 from refracture.data.derive import DerivedData, derive
 from refracture.data.simulate import simulate
@@ -199,15 +206,15 @@ def test_concordance_counts_by_definition_and_as_lifelines(seed) -> None:
     t = rng.integers(1, 9, n).astype(float) if seed % 2 else rng.random(n)
     p = rng.integers(0, 4, n).astype(float) if seed % 3 else rng.normal(size=n)
     e = rng.random(n) < 0.5
-    counts = survival.concordance_counts(t, p, e)
+    counts = survival_statistics.concordance_counts(t, p, e)
     assert counts == _brute_force_concordance(t, p, e)
     assert counts == tuple(int(v) for v in _concordance_summary_statistics(t, p, e))
 
 
 def test_concordance_counts_leaves_many_distinct_times_to_lifelines(monkeypatch) -> None:
-    monkeypatch.setattr(survival, "CONCORDANCE_MAX_TIMES", 5)
+    monkeypatch.setattr(survival_statistics, "CONCORDANCE_MAX_TIMES", 5)
     t = np.arange(10.0)
-    assert survival.concordance_counts(t, t, np.ones(10, dtype=bool)) is None
+    assert survival_statistics.concordance_counts(t, t, np.ones(10, dtype=bool)) is None
 
 
 def test_large_survival_equals_the_small_route(cohort, monkeypatch) -> None:
@@ -226,9 +233,9 @@ def test_thinned_curve_is_the_same_step_function(monkeypatch) -> None:
     n = 3000
     time = rng.exponential(30, n).round(3)
     event = rng.random(n) < 0.3
-    _, full = survival.km_at_times(time, event, (0, 12), 0.05)
-    monkeypatch.setattr(survival, "CURVE_POINTS", 100)
-    _, thin = survival.km_at_times(time, event, (0, 12), 0.05)
+    _, full = survival_statistics.km_at_times(time, event, (0, 12), 0.05)
+    monkeypatch.setattr(survival_statistics, "CURVE_POINTS", 100)
+    _, thin = survival_statistics.km_at_times(time, event, (0, 12), 0.05)
     assert len(thin["time"]) < len(full["time"])
     assert thin["time"][0] == full["time"][0]
     assert thin["time"][-1] == full["time"][-1]

@@ -15,13 +15,8 @@ import pytest
 from scipy import stats
 
 from refracture.analysis.settings import AnalysisSettings
-from refracture.analysis.survival import (
-    COX_COVARIATES,
-    km_at_times,
-    schoenfeld_residuals,
-    time_to_refracture,
-    tscore_le,
-)
+from refracture.analysis.survival import COX_COVARIATES, time_to_refracture
+from refracture.analysis.survival_statistics import km_at_times, schoenfeld_residuals, tscore_le
 from refracture.data.derive import DerivedData, derive
 from refracture.data.simulate import simulate
 from refracture.data.validate import load_cohort

@@ -214,7 +214,7 @@ def fit_gee(
 
 def tscore_at_or_below(tscore: pd.Series | np.ndarray, cutoff: float | Decimal) -> np.ndarray:
     """``T ≤ cutoff`` in exact decimals: the one rule shared with the survival groups."""
-    from refracture.analysis.survival import tscore_le
+    from refracture.analysis.survival_statistics import tscore_le
 
     return tscore_le(tscore, cutoff)
 
