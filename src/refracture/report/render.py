@@ -128,6 +128,22 @@ def _bytecode_cache():
     return _Quiet(str(folder))
 
 
+def _macro_context():
+    """Jinja's template context, except that a macro's text prints as it stands.
+
+    The macros of ``templates/partials/macros.md.j2`` escape each value where
+    they print it; escaping their whole text again would double the backslashes.
+    """
+    from jinja2.runtime import Context, Macro
+
+    class MacroTextContext(Context):
+        def call(self, obj, /, *args, **kwargs):
+            out = super().call(obj, *args, **kwargs)
+            return Markup(out) if isinstance(obj, Macro) and isinstance(out, str) else out
+
+    return MacroTextContext
+
+
 def template_environment():
     """The one Jinja environment of the manuscript templates."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -139,6 +155,7 @@ def template_environment():
         bytecode_cache=_bytecode_cache(),
         **_SYNTAX,
     )
+    env.context_class = _macro_context()
     env.globals["pagebreak"] = Markup("{{< pagebreak >}}")
     env.filters["yaml"] = _yaml_string
     env.filters["plural"] = lambda noun, count: noun if count == "1" else noun + "s"
