@@ -280,6 +280,7 @@ def build(
             force=force,
             since=since,
             config=cfg,
+            check_templates=_template_check(cfg),
         )
     if outcome.up_to_date:
         typer.echo(
@@ -347,8 +348,35 @@ def reanalyze(
             force=force,
             progress=lambda label: console.print(f"• {label}"),
             executor=executor,
+            template_check=_template_check,
         )
     typer.echo(f"Reanalyses written to {dest}")
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The new project's folder (new or empty).")],
+    example: Annotated[
+        bool,
+        typer.Option("--example", help="Copy the example cohort into data/ so it builds at once."),
+    ] = False,
+) -> None:
+    """Create a study project: refracture.yml, data/, your own templates and references.
+
+    The templates are a copy of refracture's, each overriding the shipped file of
+    the same path; edit them to write your own paper. Refuses a folder that is
+    not empty.
+    """
+    from refracture.workflows.init import init_project
+
+    init_project(folder, example=example)
+    next_steps = (
+        f"cd {folder} && refracture build"
+        if example
+        else f"put patients.csv and levels.csv into {folder}/data, then cd {folder} && "
+        "refracture build"
+    )
+    typer.echo(f"Created the project {folder}. Next: {next_steps}")
 
 
 @app.command()
@@ -374,18 +402,43 @@ def diff(
 def lint(
     templates: Annotated[
         Path | None,
-        typer.Option("--templates", help="Template folder (default: the installed templates)."),
+        typer.Option(
+            "--templates",
+            help="Template folder (default: the project's manuscript.templates of "
+            "refracture.yml over the installed templates, or the installed ones).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
     ] = None,
 ) -> None:
     """Check the templates: no hard-typed result number in prose, no unknown context value.
 
-    Exits 1 when something is found, listing file:line:column for each finding.
+    With a project's own templates (manuscript.templates), checks them as a build
+    reads them: each file of the project over the installed template of the same
+    path. Exits 1 when something is found, listing file:line:column for each finding.
     """
+    from refracture.report.assets import templates_dir
     from refracture.workflows.lint import run_lint
 
-    status = run_lint(templates)
+    folders = None
+    if templates is None:
+        cfg = _load_config(config, [], None)
+        if cfg is not None and cfg.manuscript.templates is not None:
+            folders = [cfg.manuscript.templates, templates_dir()]
+    status = run_lint(templates if templates is not None else folders)
     if status:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _template_check(cfg):
+    """The lint a build runs on the authors' own templates (none without them)."""
+    if cfg is None or cfg.manuscript.templates is None:
+        return None
+    from refracture.workflows.lint import project_check
+
+    return project_check(cfg.manuscript.templates)
 
 
 def _load_config(path: Path | None, overrides: list[str], variant: str | None):

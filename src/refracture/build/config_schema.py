@@ -41,7 +41,12 @@ _SETTINGS = AnalysisSettings()
 _META = ManuscriptMeta()
 
 # the keys holding paths (made absolute on reading, reduced to their name in documents)
-_PATH_KEYS = (("data", "path"), ("output", "out"))
+_PATH_KEYS = (
+    ("data", "path"),
+    ("output", "out"),
+    ("manuscript", "templates"),
+    ("manuscript", "bibliography"),
+)
 
 
 # --- field types ---------------------------------------------------------------------------
@@ -126,6 +131,18 @@ def _path(v: Any) -> Any:
     return v
 
 
+def _folder(v: Path) -> Path:
+    if not v.is_dir():
+        raise _fail("path", "must be an existing folder")
+    return v
+
+
+def _file(v: Path) -> Path:
+    if not v.is_file():
+        raise _fail("path", "must be an existing file")
+    return v
+
+
 def _email(v: str) -> str:
     if v and "@" not in v:
         raise _fail("email", "must be an e-mail address")
@@ -197,6 +214,10 @@ class ManuscriptSection(_Model):
     synthetic: Bool = _META.synthetic
     funding: Text = _META.funding
     conflicts: Text = _META.conflicts
+    templates: Annotated[Path, BeforeValidator(_path), AfterValidator(_folder)] | None = None
+    """The project's templates: each file overrides the shipped one of the same path."""
+    bibliography: Annotated[Path, BeforeValidator(_path), AfterValidator(_file)] | None = None
+    """The project's BibTeX file, used instead of the shipped references."""
 
 
 class CutoffGrid(_Model):

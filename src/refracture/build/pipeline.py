@@ -93,6 +93,7 @@ def build(
     since: Path | None = None,
     config: Config | None = None,
     figure_workers: int | None = None,
+    check_templates: Callable[[Any], None] | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -100,6 +101,10 @@ def build(
     a bad option fails at once; nothing of an earlier build is touched unless
     every stage succeeds. ``figure_workers`` processes draw the figures
     (default: one per spare core, at most two; 0 draws them in this process).
+    ``check_templates(results)`` runs after the analyses and before anything is
+    written: the command line passes the template lint there when the authors
+    have templates of their own, so a typed number or an unknown value fails the
+    build with its file and line.
     """
     from refracture.build.folders import check_destination, claim
     from refracture.build.stamp import build_stamp, is_up_to_date
@@ -116,7 +121,7 @@ def build(
             "since": old_results[1] if old_results else None,
             "config": _config_hash(config),
         }
-        stamp = build_stamp(data, options)
+        stamp = build_stamp(data, options, authored_inputs(config))
         if not force and is_up_to_date(out, stamp):
             return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
 
@@ -137,9 +142,52 @@ def build(
         from refracture.figures.build import FigureWorkers
 
         # figure workers start now: their imports overlap with the analyses
-        plan = _Plan(data, out, formats, style, config, renderer, epoch, stamp, old_results, inputs)
+        plan = _Plan(
+            data,
+            out,
+            formats,
+            style,
+            config,
+            renderer,
+            epoch,
+            stamp,
+            old_results,
+            inputs,
+            check_templates,
+        )
         with FigureWorkers(figure_workers) as figures:
             return _run(plan, figures, say)
+
+
+def authored_inputs(config: Config | None) -> tuple[Path, ...]:
+    """The authors' own templates folder and bibliography, where the config names them."""
+    if config is None:
+        return ()
+    m = config.manuscript
+    return tuple(p for p in (m.templates, m.bibliography) if p is not None)
+
+
+def _authored_record(config: Config) -> dict[str, Any]:
+    """The authors' templates and bibliography in the provenance: names and SHA-256."""
+    from refracture.build.provenance import file_sha256
+
+    m = config.manuscript
+    record: dict[str, Any] = {}
+    if m.templates is not None:
+        record["templates"] = [
+            {
+                "file": f"{m.templates.name}/{p.relative_to(m.templates).as_posix()}",
+                "sha256": file_sha256(p),
+            }
+            for p in sorted(m.templates.rglob("*"))
+            if p.is_file()
+        ]
+    if m.bibliography is not None:
+        record["bibliography"] = {
+            "file": m.bibliography.name,
+            "sha256": file_sha256(m.bibliography),
+        }
+    return record
 
 
 def protected_inputs(data: Path | None, config: Config | None) -> tuple[tuple[str, Path], ...]:
@@ -166,6 +214,7 @@ class _Plan:
     stamp: dict
     old_results: tuple[dict, str] | None
     inputs: tuple[tuple[str, Path], ...]
+    check_templates: Callable[[Any], None] | None = None
 
 
 def machine_paths(plan: _Plan) -> dict[str, str]:
@@ -233,6 +282,10 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         results.meta["provenance"]["config"] = config.portable()
     if filtered:
         results.meta["cohort_filters"] = filtered
+    if config is not None and authored_inputs(config):
+        results.meta["provenance"]["authored"] = _authored_record(config)
+    if plan.check_templates is not None:
+        plan.check_templates(results)
 
     from refracture.build.folders import staged_output
 
@@ -249,8 +302,16 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
 
             now = json.loads(results.to_json())
             changes = to_markdown(diff_results(old_results[0], now), level=1)
+        manuscript = config.manuscript if config is not None else None
         write_sources(
-            results, tmp, style=style, software=software, meta=_meta(config, data), changes=changes
+            results,
+            tmp,
+            style=style,
+            software=software,
+            meta=_meta(config, data),
+            changes=changes,
+            templates=manuscript.templates if manuscript else None,
+            bibliography=manuscript.bibliography if manuscript else None,
         )
         from refracture.report.engine import render_all
         from refracture.report.guard import Guard, unchecked_identifiers

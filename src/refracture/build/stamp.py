@@ -61,8 +61,13 @@ def _digest(paths: Iterable[Path], root: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, object]:
-    """The stamp of a build of ``data`` with ``options`` (formats, style, engine, …)."""
+def build_stamp(
+    data: Path | None, options: Mapping[str, object], authored: Iterable[Path] = ()
+) -> dict[str, object]:
+    """The stamp of a build of ``data`` with ``options`` (formats, style, engine, …).
+
+    ``authored`` are the authors' own inputs (their templates folder, their
+    bibliography): an edit of any of their files makes the build run again."""
     import refracture
     from refracture.report.assets import templates_dir
 
@@ -76,6 +81,9 @@ def build_stamp(data: Path | None, options: Mapping[str, object]) -> dict[str, o
         + ":"
         + _digest(_tree(package, {".py", ".csv"}), package),
         "options": json.dumps(dict(options), sort_keys=True, default=str),
+        "authored": _digest(
+            [f for p in authored for f in (_tree(p) if Path(p).is_dir() else [Path(p)])]
+        ),
         "environment": json.dumps(
             {
                 "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", ""),

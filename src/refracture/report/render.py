@@ -144,12 +144,18 @@ def _macro_context():
     return MacroTextContext
 
 
-def template_environment():
-    """The one Jinja environment of the manuscript templates."""
+def template_environment(project: Path | None = None):
+    """The one Jinja environment of the manuscript templates.
+
+    ``project`` (``manuscript.templates`` of the configuration) is a folder of the
+    authors' templates: each file there is used instead of the shipped template of
+    the same relative path, file by file; every other template is the shipped one.
+    """
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+    folders = [str(project)] if project is not None else []
     env = Environment(
-        loader=FileSystemLoader(str(templates_dir())),
+        loader=FileSystemLoader([*folders, str(templates_dir())]),
         undefined=StrictUndefined,
         finalize=_finalize,
         bytecode_cache=_bytecode_cache(),
@@ -188,13 +194,67 @@ def _section(env, name: str, ctx: dict[str, Any]) -> Markup:
 MAIN_SECTIONS = ("introduction", "methods", "results", "discussion")
 
 
-def render_documents(ctx: dict[str, Any]) -> dict[str, str]:
+def render_documents(ctx: dict[str, Any], templates: Path | None = None) -> dict[str, str]:
     """``{"manuscript": qmd, "supplementary": qmd}`` rendered from the context.
 
     Sections are rendered first so that the title page can give the word counts
     of the abstract and of the main text (introduction to discussion).
+    ``templates`` is the authors' folder of templates (see :func:`template_environment`).
     """
-    env = template_environment()
+    from jinja2 import TemplateError
+
+    env = template_environment(templates)
+    try:
+        return _render(env, ctx)
+    except (TemplateError, TypeError) as exc:  # TypeError: a raw value printed (_finalize)
+        problem = _template_problem(exc, templates)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def _template_problem(exc: Exception, templates: Path | None) -> Exception | None:
+    """A template error as the authors need it: the file and line, and what is wrong.
+
+    Jinja rewrites tracebacks so that their last template frame is the template's
+    file and line; a syntax error carries them itself."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+
+    from refracture.errors import ConfigError, RenderError
+
+    file, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+        tb = tb.tb_next
+    if not file:
+        return None
+    where = f"{_shown(Path(file), templates)}:{line}: "
+    if isinstance(exc, UndefinedError):
+        name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
+        what = next((g for g in name.groups() if g), str(exc)) if name else str(exc)
+        return ConfigError(f"{where}unknown value {what!r} in a template (see refracture context)")
+    if isinstance(exc, TemplateSyntaxError):
+        return ConfigError(f"{where}template syntax error: {exc.message}")
+    ours = templates is None or not Path(file).resolve().is_relative_to(Path(templates).resolve())
+    return (RenderError if ours else ConfigError)(f"{where}{exc}")
+
+
+def _shown(path: Path, templates: Path | None) -> str:
+    """A project template as ``templates/partials/x.md.j2``; a shipped one by its name."""
+    for root, label in ((templates, None), (templates_dir(), "refracture's")):
+        if root is None:
+            continue
+        try:
+            rel = path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            continue
+        return f"{Path(root).name}/{rel}" if label is None else f"{label} {rel}"
+    return str(path)
+
+
+def _render(env, ctx: dict[str, Any]) -> dict[str, str]:
     sections = {name: _section(env, name, ctx) for name in ("abstract", *MAIN_SECTIONS)}
     counts = {
         "abstract": str(word_count(sections["abstract"])),

@@ -66,13 +66,19 @@ def write_sources(
     software: dict[str, str],
     meta: ManuscriptMeta | None = None,
     changes: str | None = None,
+    templates: Path | None = None,
+    bibliography: Path | None = None,
 ) -> list[Path]:
-    """Render the templates into ``project`` and write the display tables."""
+    """Render the templates into ``project`` and write the display tables.
+
+    ``templates`` is the authors' folder of templates (each file overrides the
+    shipped one of the same path) and ``bibliography`` their BibTeX file, copied as
+    the build's ``references.bib``."""
     from refracture.report.context import build_context
     from refracture.report.render import render_documents
 
     ctx = build_context(results, meta, style=style, software=software, changes=changes)
-    docs = render_documents(ctx)
+    docs = render_documents(ctx, templates)
     report = project / "report"
     (report / "assets").mkdir(parents=True, exist_ok=True)
     written = []
@@ -86,6 +92,8 @@ def write_sources(
     from refracture.report.embedded import prepare_assets
 
     prepare_assets(report / "assets")
+    if bibliography is not None:
+        shutil.copyfile(bibliography, report / "assets" / "references.bib")
     tables = project / "tables"
     tables.mkdir(exist_ok=True)
     sheets = _table_files("manuscript", ctx["tables"], tables, "Table ")

@@ -39,6 +39,7 @@ __all__ = [
     "example_context",
     "find_hard_numbers",
     "lint_templates",
+    "project_check",
     "run_lint",
     "template_context",
 ]
@@ -262,9 +263,9 @@ def example_context() -> dict[str, Any]:
 class _Walker:
     """Walks a template's syntax tree with the names in scope and their sample values."""
 
-    def __init__(self, env, folder: Path, context: Mapping[str, Any]) -> None:
+    def __init__(self, env, folders: Sequence[Path], context: Mapping[str, Any]) -> None:
         self.env = env
-        self.folder = folder
+        self.folders = folders
         self.base = ChainMap(dict(context), dict(env.globals))
         self.findings: set[Finding] = set()
         self.file = ""
@@ -275,7 +276,7 @@ class _Walker:
     def template(self, name: str, scope: ChainMap) -> None:
         if name in self.stack or len(self.stack) > 20:  # an include cycle
             return
-        path = self.folder / name
+        path = _find(self.folders, name)
         source = path.read_text(encoding="utf-8")
         outer = self.file, self.lines
         self.file, self.lines = _display(path), source.splitlines()
@@ -530,29 +531,43 @@ OWN_CONTEXT: dict[str, Any] = {"reanalyses.qmd.j2": _reanalyses_context}
 """Templates rendered with a context of their own, and how to make a sample of it."""
 
 
+def _find(folders: Sequence[Path], name: str) -> Path:
+    """The template ``name`` as the build reads it: from the first folder that has it."""
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    return folders[-1] / name
+
+
 def lint_templates(
-    folder: Path | None = None, context: Mapping[str, Any] | None = None
+    folder: Path | Sequence[Path] | None = None, context: Mapping[str, Any] | None = None
 ) -> list[Finding]:
     """Every finding of both rules in the ``*.j2`` templates of ``folder`` (default: the
     installed templates), sorted by file and position.
 
-    ``context`` defaults to :func:`example_context` (which runs the example's analyses
-    once per process).
+    ``folder`` may be a list of folders searched in order, as a build with the
+    authors' templates reads them (``[project templates, installed templates]``):
+    each name is checked in the first folder that holds it. ``context`` defaults to
+    :func:`example_context` (which runs the example's analyses once per process).
     """
     from jinja2 import TemplateSyntaxError
     from jinja2 import nodes as n
 
     from refracture.report.assets import templates_dir
-    from refracture.report.render import template_environment
 
-    folder = Path(folder) if folder is not None else templates_dir()
-    env = template_environment()
-    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.j2"))
+    if folder is None:
+        folders = [templates_dir()]
+    elif isinstance(folder, str | Path):
+        folders = [Path(folder)]
+    else:
+        folders = [Path(f) for f in folder]
+    env = _environment(folders)
+    names = sorted({p.relative_to(f).as_posix() for f in folders for p in f.rglob("*.j2")})
     findings: set[Finding] = set()
     included: set[str] = set()
     parsed: list[str] = []
     for name in names:
-        path = folder / name
+        path = _find(folders, name)
         source = path.read_text(encoding="utf-8")
         shown = _display(path)
         findings.update(_prose_numbers(shown, source))
@@ -567,12 +582,12 @@ def lint_templates(
             if isinstance(inc.template, n.Const):
                 included.add(str(inc.template.value))
     ctx = example_context() if context is None else context
-    walker = _Walker(env, folder, ctx)
+    walker = _Walker(env, folders, ctx)
     for name in parsed:
         if name in included:  # partials are checked with the names their includer sets
             continue
         if name in OWN_CONTEXT:  # a document of its own (not the manuscript's context)
-            own = _Walker(env, folder, OWN_CONTEXT[name](ctx))
+            own = _Walker(env, folders, OWN_CONTEXT[name](ctx))
             own.template(name, ChainMap())
             findings.update(own.findings)
             continue
@@ -581,9 +596,37 @@ def lint_templates(
     return sorted(findings)
 
 
-def run_lint(folder: Path | None = None) -> int:
+def _environment(folders: Sequence[Path]):
+    from refracture.report.assets import templates_dir
+    from refracture.report.render import template_environment
+
+    shipped = templates_dir().resolve()
+    own = [f for f in folders if f.resolve() != shipped]
+    return template_environment(own[0] if own else None)
+
+
+def run_lint(folder: Path | Sequence[Path] | None = None) -> int:
     """Print each finding as ``file:line:col: rule: text``; 1 if there is any, else 0."""
     findings = lint_templates(folder)
     for f in findings:
         print(f, file=sys.stdout)
     return 1 if findings else 0
+
+
+def project_check(templates: Path):
+    """The check a build runs on the authors' ``templates`` (see the pipeline's
+    ``check_templates``): both rules over the templates as the build reads them, with
+    the context of this build's own results. Raises ConfigError listing every finding."""
+    from refracture.errors import ConfigError
+    from refracture.report.assets import templates_dir
+
+    def check(results) -> None:
+        findings = lint_templates([templates, templates_dir()], template_context(results))
+        if findings:
+            n = len(findings)
+            raise ConfigError(
+                f"{n} problem{'s' if n != 1 else ''} in the templates (refracture lint lists "
+                "them too):\n" + "\n".join(f"  {f}" for f in findings)
+            )
+
+    return check

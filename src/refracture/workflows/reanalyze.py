@@ -207,6 +207,10 @@ class BuildTask:
     engine: str
     force: bool
     context: ClientContext = field(default_factory=_client_context)
+    # config → the pipeline's check_templates, or None; a module-level function (it
+    # travels to workers by name): the command line passes its lint of the authors'
+    # templates
+    template_check: Callable[[Any], Any] | None = None
 
     @property
     def title(self) -> str:
@@ -250,6 +254,9 @@ def build_task(task: BuildTask, progress: Callable[[str], None] | None = None):
         # in a worker process the executor already runs builds side by side: the
         # figures are drawn in that process rather than in more processes of its own
         extra["figure_workers"] = 0
+    check = task.template_check(task.config) if task.template_check is not None else None
+    if check is not None:
+        extra["check_templates"] = check
     with task.context.apply():
         say(f"Building {task.title}")
         return build(
@@ -275,8 +282,12 @@ def reanalyze(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    template_check: Callable[[Any], Any] | None = None,
 ) -> Path:
     """Build the main analysis and every variant, then the Reanalyses supplement.
+
+    ``template_check(config)`` gives each build's check of the authors' templates
+    (see :class:`BuildTask`).
 
     The builds run on ``executor`` (default: the current one, see
     :func:`refracture.build.executor.current_executor`). In this process each build's
@@ -316,6 +327,7 @@ def reanalyze(
             style,
             engine,
             force,
+            template_check=template_check,
         )
         for name, folder in folders.items()
     ]
