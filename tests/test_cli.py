@@ -227,3 +227,19 @@ def test_reanalyze_sets_variants_beside_the_main_analysis(cli, tmp_path) -> None
     assert "was the first significant cutoff" not in kp
     html = (tmp_path / "m-reanalyses" / "reanalyses.html").read_text(encoding="utf-8")
     assert "excluded 9 patients on long-term glucocorticoids" in html
+
+
+def test_context_lists_every_value_with_its_meaning_and_value(cli, tmp_path) -> None:
+    import json
+
+    r = cli("context", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    entries = {e["name"]: e for e in json.loads(r.stdout)}
+    assert entries["cohort.patients"]["value"] == "93"
+    assert entries["cohort.refracture.n"]["meaning"]
+    assert entries["meta.synthetic"]["value"] == "true"  # the built-in example
+    md = cli("context", cwd=tmp_path)
+    assert "| `cohort.patients` |" in md.stdout
+    bad = cli("context", "--format", "xml", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "--format must be md or json" in bad.stderr

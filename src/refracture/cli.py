@@ -380,6 +380,48 @@ def init(
 
 
 @app.command()
+def context(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Cohort (default: refracture.yml's, else the example)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md (a table) or json.")] = "md",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one configuration key.")
+    ] = None,
+) -> None:
+    """Every value a template can use, with its meaning and its value on these data.
+
+    Runs the analyses of the data (as a build would, writing nothing) and prints
+    each name, e.g. cohort.refracture.n, as {{ cohort.refracture.n }} in a template.
+    """
+    from refracture.build.pipeline import analyse, manuscript_meta
+    from refracture.common.dates import build_epoch
+    from refracture.errors import UsageError
+    from refracture.report.context import build_context
+    from refracture.report.context_reference import reference
+    from refracture.report.sources import software_versions
+
+    if fmt not in ("md", "json"):
+        raise UsageError(f"--format must be md or json, not {fmt!r}")
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    _, results = analyse(data, cfg, "the renderer", build_epoch())
+    ctx = build_context(
+        results,
+        manuscript_meta(cfg, data),
+        style=cfg.output.style if cfg is not None else "submission",
+        software=software_versions("the renderer"),
+    )
+    typer.echo(reference(ctx, fmt), nl=False)
+
+
+@app.command()
 def diff(
     old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
     new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],

@@ -60,11 +60,14 @@ def _config_hash(config: Config | None) -> str | None:
 
 
 def _meta(config: Config | None, data: Path | None):
-    """Title-page facts; the synthetic-data notice only for the built-in example."""
+    """Title-page facts. The synthetic-data notice is printed for the built-in example,
+    and for data the configuration itself names when it says they are synthetic (a
+    project made with ``init --example``); other data given with ``--data`` are real."""
     from refracture.report.context import ManuscriptMeta
 
     meta = config.manuscript_meta() if config is not None else ManuscriptMeta()
-    return dataclasses.replace(meta, synthetic=meta.synthetic and data is None)
+    own = config is not None and config.data.path is not None and data == config.data.path
+    return dataclasses.replace(meta, synthetic=meta.synthetic and (data is None or own))
 
 
 def _read_since(since: Path | None) -> tuple[dict, str] | None:
@@ -238,13 +241,22 @@ def machine_paths(plan: _Plan) -> dict[str, str]:
     return paths
 
 
-def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
+def analyse(
+    data: Path | None,
+    config: Config | None,
+    renderer_description: str,
+    epoch: int,
+    say: Progress | None = None,
+):
+    """Load, filter and derive the cohort and run every analysis, with the provenance.
+
+    Returns ``(cohort, results)``: the stages of a build before anything is written
+    (also what ``refracture context`` shows the values of).
+    """
     from refracture import __version__
-    from refracture.build.stamp import write_stamp
     from refracture.data.example import example_path
 
-    data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
-    renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
+    say = say or (lambda _label: None)
     labels = dict(_STAGES)
     source = data if data is not None else example_path()
 
@@ -276,7 +288,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     )
     results.meta["data"] = "built-in example cohort" if data is None else Path(source).name
     results.meta["refracture_version"] = __version__
-    software = software_versions(renderer.description)
+    software = software_versions(renderer_description)
     results.meta["provenance"] = provenance(cohort, settings, software, epoch)
     if config is not None:
         results.meta["provenance"]["config"] = config.portable()
@@ -284,6 +296,23 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         results.meta["cohort_filters"] = filtered
     if config is not None and authored_inputs(config):
         results.meta["provenance"]["authored"] = _authored_record(config)
+    return cohort, results
+
+
+def manuscript_meta(config: Config | None, data: Path | None):
+    """Title-page facts; the synthetic-data notice only for the built-in example."""
+    return _meta(config, data)
+
+
+def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
+    from refracture.build.stamp import write_stamp
+    from refracture.report.sources import software_versions
+
+    data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
+    renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
+    labels = dict(_STAGES)
+    cohort, results = analyse(data, config, renderer.description, epoch, say)
+    software = software_versions(renderer.description)
     if plan.check_templates is not None:
         plan.check_templates(results)
 
