@@ -147,3 +147,21 @@ def test_a_planted_back_import_is_caught(tmp_path) -> None:
     found = _imports(source, "refracture.data.bad")
     assert found == {"refracture.build.pipeline"}
     assert LAYERS[_layer("refracture.build.pipeline")] > LAYERS[_layer("refracture.data.bad")]
+
+
+def test_every_test_folder_is_collected(pytestconfig) -> None:
+    """pytest skips folders matching ``norecursedirs`` without a word (its default skips
+    "build"): no folder of tests may match, or its tests silently never run."""
+    from fnmatch import fnmatch
+
+    patterns = pytestconfig.getini("norecursedirs")
+    tests = Path(__file__).resolve().parent
+    skipped = [
+        d.relative_to(tests).as_posix()
+        for d in tests.rglob("*")
+        if d.is_dir()
+        and d.name != "__pycache__"
+        and any(fnmatch(d.name, p) for p in patterns)
+        and any(d.rglob("test_*.py"))
+    ]
+    assert skipped == []
