@@ -422,6 +422,49 @@ def context(
 
 
 @app.command()
+def sources(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Cohort (default: refracture.yml's, else the example)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one configuration key.")
+    ] = None,
+) -> None:
+    """Write the Quarto project of the paper at the project's root, without rendering.
+
+    report/ (the .qmd sources and their assets), figures/ and, when missing,
+    _quarto.yml: then `quarto render` or `quarto preview` there renders the paper.
+    The project's root is the folder of refracture.yml (else this folder); report/
+    and figures/ are replaced whole, and only when empty or written by refracture.
+    """
+    from rich.console import Console
+
+    from refracture.workflows.sources import write_sources_at
+
+    cfg = _load_config(config, overrides or [], None)
+    root = cfg.file.parent if cfg is not None and cfg.file is not None else Path(".")
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    console = Console(stderr=True, highlight=False)
+    written = write_sources_at(
+        root,
+        data,
+        config=cfg,
+        style=cfg.output.style if cfg is not None else "submission",
+        engine=cfg.output.engine if cfg is not None else "auto",
+        check_templates=_template_check(cfg),
+        progress=lambda label: console.print(f"• {label}"),
+    )
+    shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in written)
+    typer.echo(f"Wrote {shown}: run quarto render (or quarto preview) in {root}.")
+
+
+@app.command()
 def diff(
     old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
     new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],

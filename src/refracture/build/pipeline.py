@@ -97,6 +97,7 @@ def build(
     config: Config | None = None,
     figure_workers: int | None = None,
     check_templates: Callable[[Any], None] | None = None,
+    sources_only: bool = False,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -107,7 +108,8 @@ def build(
     ``check_templates(results)`` runs after the analyses and before anything is
     written: the command line passes the template lint there when the authors
     have templates of their own, so a typed number or an unknown value fails the
-    build with its file and line.
+    build with its file and line. ``sources_only`` writes the Quarto project
+    (sources, assets, figures, tables, results) without rendering any document.
     """
     from refracture.build.folders import check_destination, claim
     from refracture.build.stamp import build_stamp, is_up_to_date
@@ -133,7 +135,7 @@ def build(
         from refracture.report.engine import FORMATS, STYLES, choose_engine
 
         bad = [f for f in formats if f not in FORMATS]
-        if bad or not formats:
+        if bad or (not formats and not sources_only):
             raise ConfigError(
                 "--formats takes a comma-separated subset of "
                 f"{', '.join(FORMATS)}; got {','.join(formats) or 'nothing'}"
@@ -350,14 +352,15 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
         identifiers = cohort.patients["patient_id"].astype(str).tolist()
         guard = Guard(identifiers, machine_paths(plan))
         figures.wait()
-        render_all(
-            renderer,
-            tmp,
-            ("manuscript", "supplementary"),
-            formats,
-            style,
-            progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
-        )
+        if formats:
+            render_all(
+                renderer,
+                tmp,
+                ("manuscript", "supplementary"),
+                formats,
+                style,
+                progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
+            )
         say(labels["guard"])
         guard.check(tmp)  # a hit fails the build: nothing is published
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))

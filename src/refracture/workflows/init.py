@@ -92,6 +92,11 @@ _manuscript-*/
 .*.building-*/
 .*.previous/
 .*.lock
+# the Quarto sources written by refracture sources, and Quarto's own files
+/report/
+/figures/
+/_quarto.yml
+.quarto/
 """
 
 _README = """\
@@ -109,6 +114,10 @@ the data in `data/`, the words from `templates/`.
 the figures and every result (`results.json`, `tables/`). Open
 `_manuscript/manuscript.html` in a browser to read the paper; a build whose
 inputs did not change is a no-op, so rebuild as often as you like.
+
+With Quarto installed, `refracture sources` writes the paper's Quarto project
+here (`report/`, `figures/`, `_quarto.yml`) without rendering it; then
+`quarto preview` or `quarto render` in this folder work as in any Quarto project.
 
 ## Edit
 
