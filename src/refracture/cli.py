@@ -94,6 +94,19 @@ SchedulerOpt = Annotated[
 ]
 
 
+ProjectDataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Cohort (default: refracture.yml's, else the example)."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override one configuration key (repeatable).")
+]
+
+
 @app.command()
 def validate(data: DataArg) -> None:
     """Check a cohort against the data contract and list every problem at once.
@@ -381,18 +394,10 @@ def init(
 
 @app.command()
 def context(
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Cohort (default: refracture.yml's, else the example)."),
-    ] = None,
+    data: ProjectDataOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="md (a table) or json.")] = "md",
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one configuration key.")
-    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
 ) -> None:
     """Every value a template can use, with its meaning and its value on these data.
 
@@ -423,17 +428,9 @@ def context(
 
 @app.command()
 def sources(
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Cohort (default: refracture.yml's, else the example)."),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one configuration key.")
-    ] = None,
+    data: ProjectDataOpt = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
 ) -> None:
     """Write the Quarto project of the paper at the project's root, without rendering.
 
@@ -493,10 +490,7 @@ def lint(
             "refracture.yml over the installed templates, or the installed ones).",
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Configuration file (default: refracture.yml, if any)."),
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Check the templates: no hard-typed result number in prose, no unknown context value.
 
