@@ -530,3 +530,81 @@ def test_lock_is_released_when_its_holder_dies(tmp_path) -> None:
     with claim(tmp_path / "out"):
         pass
     assert time.monotonic() - start < 5
+
+
+def test_without_an_atomic_exchange_the_previous_build_is_renamed_away(
+    tmp_path, monkeypatch
+) -> None:
+    """Where renameat2 cannot exchange (another OS, another filesystem), two renames."""
+    from refracture.build import folders
+
+    out = tmp_path / "out"
+    with staged_output(out) as tmp:
+        (tmp / "a.txt").write_text("first")
+    monkeypatch.setattr(folders, "_exchange", lambda a, b: False)
+    with staged_output(out) as tmp:
+        (tmp / "a.txt").write_text("second")
+    assert (out / "a.txt").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staging_names_never_collide(tmp_path, monkeypatch) -> None:
+    from refracture.build import folders
+
+    out = tmp_path / "out"
+    (tmp_path / ".out.building-aaaa").mkdir()  # a leftover another build still uses
+    names = iter(["aaaa", "bbbb"])
+    monkeypatch.setattr(folders, "_sweep", lambda out: None)
+    monkeypatch.setattr(folders.secrets, "token_hex", lambda n: next(names))
+    assert folders._staging(out).name == ".out.building-bbbb"
+
+
+def test_an_error_that_is_no_write_error_passes_through_and_staging_goes(tmp_path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(FileNotFoundError), staged_output(out) as tmp:
+        (tmp / "missing" / "x").read_text()
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.building-*"))
+
+
+def test_a_record_that_is_not_ours_does_not_count(tmp_path) -> None:
+    from refracture.build.folders import read_record
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RECORD_NAME).write_text('["not", "a", "record"]')
+    assert read_record(out) is None
+    with pytest.raises(OutputError, match=r"holds files refracture did not write"):
+        check_destination(out)
+
+
+def test_a_waiter_locks_the_new_lock_file_when_the_holder_removed_it(tmp_path) -> None:
+    """The lock file is removed on release: a waiter that locked the removed file must
+    open and lock the new one, so two holders never overlap."""
+    import threading
+
+    from refracture.build.folders import claim
+
+    out = tmp_path / "out"
+    order: list[str] = []
+    said: list[str] = []
+    waiting = threading.Event()
+
+    def second() -> None:
+        def say(text: str) -> None:
+            said.append(text)
+            waiting.set()
+
+        with claim(out, say):
+            order.append("second")
+
+    with claim(out):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert waiting.wait(timeout=10)  # the waiter is blocked on this holder's file
+        order.append("first")
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert order == ["first", "second"]
+    assert said == [f"Waiting for another build into {out} to finish"]
+    assert not (tmp_path / ".out.lock").exists()

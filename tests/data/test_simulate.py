@@ -104,3 +104,33 @@ def test_clinically_plausible_structure(tmp_path) -> None:
 def test_too_small_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 5"):
         simulate(patients=4)
+
+
+def test_blas_kernel_is_pinned_only_where_it_can_take_effect(monkeypatch) -> None:
+    from refracture.data import blas_kernel
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert blas_kernel.pin() is False  # numpy is loaded in this process: too late
+    monkeypatch.setenv("OPENBLAS_CORETYPE", blas_kernel.KERNEL)
+    assert blas_kernel.pin() is True
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    monkeypatch.delitem(sys.modules, "numpy")
+    monkeypatch.setattr(blas_kernel.platform, "machine", lambda: "aarch64")
+    assert blas_kernel.pin() is False  # another architecture: OpenBLAS has no such kernel
+    monkeypatch.setattr(blas_kernel.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(blas_kernel, "_cpu_has_avx2_fma", lambda: False)
+    assert blas_kernel.pin() is False  # a CPU without AVX2
+    assert "OPENBLAS_CORETYPE" not in os.environ
+
+
+def test_cpu_flags_unreadable_means_no_pin(monkeypatch) -> None:
+    import builtins
+
+    from refracture.data import blas_kernel
+
+    def refuse(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    assert blas_kernel._cpu_has_avx2_fma() is False

@@ -168,3 +168,17 @@ def test_stable_reference_hides_what_differs_between_builds(context) -> None:
 def test_an_unknown_format_is_refused(context) -> None:
     with pytest.raises(ValueError, match="unknown format"):
         reference(context, "xml")
+
+
+def test_the_module_regenerates_the_doc(tmp_path, capsys) -> None:
+    """``python -m refracture.report.context_reference [PATH|-]``, as its docstring says."""
+    from refracture.report.context_reference import main
+
+    target = tmp_path / "authoring.md"
+    assert main([str(target)]) == 0
+    assert main(["-"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.endswith(target.read_text(encoding="utf-8"))
+    assert target.read_text(encoding="utf-8") == (ROOT / "docs" / "authoring.md").read_text(
+        encoding="utf-8"
+    )

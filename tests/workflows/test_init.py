@@ -157,3 +157,35 @@ def test_an_unknown_value_in_a_branch_rendered_fails_with_file_and_line(tmp_path
     (own / "abstract.md.j2").write_text("# Abstract\n\nText {{ missing.value }}.\n")
     with pytest.raises(ConfigError, match=r"templates/partials/abstract.md.j2:3: unknown"):
         render_documents({}, tmp_path / "templates")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("# Abstract\n\n{% if %}\n", r"templates/partials/abstract.md.j2:3: template syntax error"),
+        (
+            "# Abstract\n\nText {{ 7 }}.\n",
+            r"templates/partials/abstract.md.j2:3: a template printed",
+        ),
+    ],
+)
+def test_other_errors_of_an_authors_template_name_file_and_line(tmp_path, source, message):
+    from refracture.errors import ConfigError
+    from refracture.report.render import render_documents
+
+    own = tmp_path / "templates" / "partials"
+    own.mkdir(parents=True)
+    (own / "abstract.md.j2").write_text(source)
+    with pytest.raises(ConfigError, match=message):
+        render_documents({}, tmp_path / "templates")
+
+
+def test_an_error_in_a_shipped_template_is_a_render_error_naming_it(tmp_path) -> None:
+    """A shipped template that fails (here: for an empty context) is refracture's bug:
+    a render error that names refracture's template and line, not the authors'."""
+    from refracture.errors import RenderError
+    from refracture.report.render import render_documents
+
+    (tmp_path / "templates").mkdir()
+    with pytest.raises(RenderError, match=r"refracture's partials/abstract.md.j2:\d+: unknown"):
+        render_documents({}, tmp_path / "templates")

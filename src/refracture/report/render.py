@@ -231,14 +231,16 @@ def _template_problem(exc: Exception, templates: Path | None) -> Exception | Non
     if not file:
         return None
     where = f"{_shown(Path(file), templates)}:{line}: "
+    # the authors' template: theirs to fix (exit 1); a shipped one: refracture's (exit 3)
+    ours = templates is None or not Path(file).resolve().is_relative_to(Path(templates).resolve())
+    error = RenderError if ours else ConfigError
     if isinstance(exc, UndefinedError):
         name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
         what = next((g for g in name.groups() if g), str(exc)) if name else str(exc)
-        return ConfigError(f"{where}unknown value {what!r} in a template (see refracture context)")
+        return error(f"{where}unknown value {what!r} in a template (see refracture context)")
     if isinstance(exc, TemplateSyntaxError):
-        return ConfigError(f"{where}template syntax error: {exc.message}")
-    ours = templates is None or not Path(file).resolve().is_relative_to(Path(templates).resolve())
-    return (RenderError if ours else ConfigError)(f"{where}{exc}")
+        return error(f"{where}template syntax error: {exc.message}")
+    return error(f"{where}{exc}")
 
 
 def _shown(path: Path, templates: Path | None) -> str:
