@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from pathlib import Path
 
 import numpy as np
@@ -604,3 +606,29 @@ def test_binary_csv(tmp_path: Path, tables: Tables, content: bytes, match: str) 
     (folder / "levels.csv").write_bytes(content)
     with pytest.raises(DataError, match=rf"levels\.csv is not a CSV text file .*{match}"):
         read_raw(folder)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        ("T12", "T12"),
+        (True, "true"),
+        (np.int64(7), "7"),
+        (3.0, "3"),
+        (2.5, "2.5"),
+        (decimal.Decimal("1.20"), "1.20"),
+        (decimal.Decimal("NaN"), ""),
+        (datetime.datetime(2020, 1, 2), "2020-01-02"),
+        (datetime.datetime(2020, 1, 2, 3, 4), "2020-01-02 03:04:00"),
+        (datetime.date(2020, 1, 2), "2020-01-02"),
+        (datetime.time(3, 4), "03:04:00"),
+        (float("nan"), ""),
+        (pd.NaT, ""),
+        ([1], "[1]"),
+    ],
+)
+def test_every_kind_of_cell_reads_as_the_text_a_spreadsheet_shows(value, text) -> None:
+    from refracture.data.text import cell_text
+
+    assert cell_text(value) == text

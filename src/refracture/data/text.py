@@ -108,6 +108,8 @@ def cell_text(v: Any) -> str:
     if isinstance(v, decimal.Decimal):
         return "" if v.is_nan() else str(v)
     if isinstance(v, _dt.datetime):
+        if v is pd.NaT:  # a missing date of a Parquet date column: NaT is a datetime
+            return ""
         if v.time() == _dt.time(0):
             return v.date().isoformat()
         return v.isoformat(sep=" ")
