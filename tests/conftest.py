@@ -62,9 +62,10 @@ def example_results(example_data: DerivedData):
 
 
 def _run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 300
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    env = dict(os.environ)  # cleaned by hermetic_environment
+    """``python -m refracture ARGS``; ``env`` adds to the (hermetic) environment."""
+    env = {**os.environ, **(env or {})}  # os.environ is cleaned by hermetic_environment
     return subprocess.run(
         [sys.executable, "-m", "refracture", *args],
         capture_output=True,

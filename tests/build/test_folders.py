@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from refracture.build.folders import RECORD_NAME, check_destination, staged_output
 from refracture.data.example import example_path
 from refracture.errors import OutputError
+from tests.conftest import _run_cli
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals, FIFOs and umask")
 
@@ -46,16 +47,13 @@ def tree_hash(*folders: Path) -> str:
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300):
-    full = {k: v for k, v in os.environ.items() if k != "REFRACTURE_DEBUG"}
-    full.update(env or {})
+    return _run_cli(*args, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -c CODE``: the command line with a fault injected before it runs."""
     return subprocess.run(
-        [sys.executable, "-m", "refracture", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full,
-        timeout=timeout,
-        check=False,
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=False
     )
 
 
@@ -260,9 +258,7 @@ def test_simulate_full_disk_leaves_the_folder_as_it_was(tmp_path) -> None:
         "sys.argv = ['refracture', 'simulate', '--out', 'data', '--overwrite']\n"
         "main()\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    r = run_python(code, tmp_path)
     assert r.returncode == 1, r.stderr
     assert "No space left on device" in r.stderr
     assert tree_hash(folder) == before
@@ -322,9 +318,7 @@ def test_full_disk_during_a_build_keeps_the_previous_build(built) -> None:
         "'--formats', 'html', '--force']\n"
         "main()\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code], cwd=built, capture_output=True, text=True, check=False
-    )
+    r = run_python(code, built)
     assert r.returncode == 1, r.stderr
     assert "Cannot write the build folder out: the disk is full" in r.stderr
     assert tree_hash(built / "out") == before
@@ -363,13 +357,7 @@ def test_read_only_destination(tmp_path) -> None:
                 "sys.argv = ['refracture', 'build', '--data', 'data', '--out', 'ro/out']\n"
                 "main()\n"
             )
-            r = subprocess.run(
-                [sys.executable, "-c", code],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            r = run_python(code, tmp_path)
         assert r.returncode == 1, r.stderr
         assert "Cannot write the build folder ro/out: the file system is read-only" in r.stderr
         assert "Traceback" not in r.stderr
@@ -416,9 +404,7 @@ def test_build_folder_gets_the_umask_mode_or_keeps_its_own(tmp_path) -> None:
         "'--formats', 'html', '--force']\n"
         "main()\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    r = run_python(code, tmp_path)
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o750
     assert stat.S_IMODE((tmp_path / "out" / "figures").stat().st_mode) == 0o750
