@@ -436,8 +436,10 @@ def sources(
 
     report/ (the .qmd sources and their assets), figures/ and, when missing,
     _quarto.yml: then `quarto render` or `quarto preview` there renders the paper.
-    The project's root is the folder of refracture.yml (else this folder); report/
-    and figures/ are replaced whole, and only when empty or written by refracture.
+    The project's root is the folder of refracture.yml (else this folder).
+    report/assets/ and figures/ are replaced only when empty or written by
+    refracture; in report/ the two .qmd are written only when absent or unchanged
+    since refracture wrote them, and your other files there are left alone.
     """
     from rich.console import Console
 
@@ -458,7 +460,9 @@ def sources(
         progress=lambda label: console.print(f"• {label}"),
     )
     shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in written)
-    typer.echo(f"Wrote {shown}: run quarto render (or quarto preview) in {root}.")
+    where = os.path.relpath(root.resolve(), Path.cwd().resolve())
+    there = "here" if where == "." else f"in {where}"
+    typer.echo(f"Wrote {shown}: run quarto render (or quarto preview) {there}.")
 
 
 @app.command()

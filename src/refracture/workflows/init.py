@@ -93,7 +93,12 @@ _manuscript-*/
 .*.previous/
 .*.lock
 # the Quarto sources written by refracture sources, and Quarto's own files
-/report/
+# (your own files in report/ are yours to commit)
+/report/manuscript.*
+/report/supplementary.*
+/report/*_files/
+/report/assets/
+/report/.refracture-sources.json
 /figures/
 /_quarto.yml
 .quarto/
