@@ -145,13 +145,17 @@ class FigureWorkers:
             for _ in range(self.workers)
         ]
 
-    def submit(self, results: Results, folder: Path, *, epoch: int) -> None:
+    def submit(
+        self, results: Results, folder: Path, *, epoch: int, only: set[str] | None = None
+    ) -> None:
+        """Start drawing every figure (or those of ``only``, by stem) into ``folder``."""
         import pickle
 
         folder.mkdir(parents=True, exist_ok=True)
         jobs = [
             (stem, plot, args, kwargs, folder, epoch)
             for stem, (plot, args, kwargs) in figure_jobs(results).items()
+            if only is None or stem in only
         ]
         if not self._procs:
             for job in jobs:

@@ -18,6 +18,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from refracture.common.cache import cache_dir
 from refracture.report.assets import templates_dir
 
 __all__ = ["DOCUMENTS", "md_escape", "render_documents", "template_environment", "word_count"]
@@ -79,17 +80,6 @@ _SYNTAX: dict[str, Any] = {
     "trim_blocks": True,
     "lstrip_blocks": True,
 }
-
-
-def cache_dir() -> Path:
-    """refracture's cache: ``REFRACTURE_CACHE_DIR``, else the user cache folder."""
-    import os
-
-    explicit = os.environ.get("REFRACTURE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "refracture"
 
 
 def _bytecode_cache():
