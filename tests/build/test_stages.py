@@ -145,7 +145,7 @@ def test_each_edit_reruns_exactly_what_depends_on_it(sequence) -> None:
 
 def test_guard_checks_only_files_it_has_not_seen(sequence) -> None:
     _, steps = sequence
-    name, outcome, _, _ = steps[0]
+    _, outcome, _, _ = steps[0]
     checked = _ran(outcome, "guard")
     assert "manuscript.html" in checked
     assert "figures/roc.svg" not in checked  # reused, same bytes, same identifiers
@@ -154,11 +154,9 @@ def test_guard_checks_only_files_it_has_not_seen(sequence) -> None:
 @pytest.mark.parametrize("step", range(len(EDITS)), ids=[e[0] for e in EDITS])
 def test_a_reusing_build_is_byte_identical_to_a_cold_build(sequence, step) -> None:
     _, steps = sequence
-    name, incremental, kept, cold = steps[step]
+    name, _, kept, cold = steps[step]
     assert _files(kept).keys() == _files(cold.out).keys()
-    differ = [
-        f for f, h in _files(kept).items() if f != RECORD and h != _files(cold.out)[f]
-    ]
+    differ = [f for f, h in _files(kept).items() if f != RECORD and h != _files(cold.out)[f]]
     assert differ == [], f"after the {name} edit these differ from a cold build: {differ}"
     assert _record(kept) == _record(cold.out)
 
