@@ -233,7 +233,10 @@ def build(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Rebuild even when no input changed.")
+        bool,
+        typer.Option(
+            "--force", help="Rebuild every stage, reusing nothing, even when no input changed."
+        ),
     ] = False,
     since: Annotated[
         Path | None,

@@ -157,7 +157,7 @@ def build(
         from refracture.build.stages import Previous
         from refracture.figures.build import FigureWorkers
 
-        previous = Previous.read(out)
+        previous = None if force else Previous.read(out)  # --force: every stage anew
         unchanged = previous is not None and previous.keys.get("analyses") == analyses_key(
             stamp, config
         )
@@ -178,7 +178,7 @@ def build(
             check_templates,
         )
         with FigureWorkers(figure_workers) as figures:
-            return _run(plan, figures, say, cache)
+            return _run(plan, figures, say, None if force else cache, reuse=not force)
 
 
 def authored_inputs(config: Config | None) -> tuple[Path, ...]:
@@ -476,23 +476,33 @@ def _render(plan: _Plan, stages: Stages, tmp: Path, say: Progress) -> None:
 
 
 def _guard(plan: _Plan, stages: Stages, guard, tmp: Path) -> None:
-    """Check every output not checked before with these identifiers and paths."""
+    """Check every output the guard has not found clean before with these bytes,
+    identifiers and paths (a hit fails the build: nothing is published)."""
     import hashlib
 
-    from refracture.build.stages import key
+    from refracture.build.stages import key, load_verdicts, save_verdicts
 
     context = key(stages.keys["analyses"], sorted(guard.paths))
-    skip = set()
+    verdicts = load_verdicts() if stages.previous is not None else set()
+    skip, new = set(), []
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
         rel = path.relative_to(tmp).as_posix()
         k = key("guard", context, rel, hashlib.sha256(path.read_bytes()).hexdigest())
-        if stages.skip(f"guard:{rel}", k):
+        if stages.checked(f"guard:{rel}", k, verdicts):
             skip.add(rel)
-    guard.check(tmp, skip=skip)  # a hit fails the build: nothing is published
+        else:
+            new.append(k)
+    guard.check(tmp, skip=skip)
+    save_verdicts(new)
 
 
 def _run(
-    plan: _Plan, figures: FigureWorkers, say: Progress, cache: StageCache | None = None
+    plan: _Plan,
+    figures: FigureWorkers,
+    say: Progress,
+    cache: StageCache | None = None,
+    *,
+    reuse: bool = True,
 ) -> BuildOutcome:
     from refracture.build.stages import Previous, Stages, file_hashes
     from refracture.build.stamp import write_stamp
@@ -501,7 +511,7 @@ def _run(
     out, formats, style, config = plan.out, plan.formats, plan.style, plan.config
     renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
     labels = dict(_STAGES)
-    stages = Stages(Previous.read(out))
+    stages = Stages(Previous.read(out) if reuse else None)
     analysed, identifiers, analyses_sha = _analyses(plan, stages, cache, say)
     results = with_meta(analysed, plan.data, config, renderer.description, epoch)
     software = software_versions(renderer.description)

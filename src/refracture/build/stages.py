@@ -9,7 +9,10 @@ Each stage's output is keyed by a content hash of exactly its inputs:
 * ``render:DOC.FMT``: the document's ``.qmd``, the render assets, the figures,
   the renderer, the style and the build date;
 * ``guard:FILE``: the file's bytes, the patient identifiers (through the key of
-  the analyses, which covers the data and filters) and the machine's paths.
+  the analyses, which covers the data and filters) and the machine's paths. The
+  guard's verdicts are kept in refracture's cache folder, not in the build
+  record: their keys depend on this machine's paths, and a build record must be
+  the same wherever the same inputs are built.
 
 The manuscript sources themselves are always written again (a fraction of a
 second); what follows them is reused when its key is unchanged.
@@ -47,6 +50,8 @@ __all__ = [
     "file_hashes",
     "key",
     "load_analyses",
+    "load_verdicts",
+    "save_verdicts",
     "store_analyses",
     "tree_digest",
 ]
@@ -161,10 +166,9 @@ class Stages:
         self.ran.append(artifact)
         return False
 
-    def skip(self, artifact: str, k: str) -> bool:
-        """For a stage without files (the guard): True when the previous build ran it on ``k``."""
-        self.keys[artifact] = k
-        if self.previous is not None and self.previous.keys.get(artifact) == k:
+    def checked(self, artifact: str, k: str, verdicts: set[str]) -> bool:
+        """For the guard: True when a file was found clean before under key ``k``."""
+        if k in verdicts:
             self.reused.append(artifact)
             return True
         self.ran.append(artifact)
@@ -213,3 +217,42 @@ def load_analyses(k: str, sha256: str | None) -> Any:
         return pickle.loads(data)
     except Exception:  # written by another version of refracture: compute instead
         return None
+
+
+_VERDICTS = "guard-verdicts.json"
+
+
+def load_verdicts() -> set[str]:
+    """Keys of (file bytes, identifiers, machine paths) the guard found clean before."""
+    from refracture.common.cache import cache_dir
+
+    try:
+        found = json.loads((cache_dir() / _VERDICTS).read_text(encoding="utf-8"))
+        return {str(k) for k in found} if isinstance(found, list) else set()
+    except (OSError, ValueError):
+        return set()
+
+
+def save_verdicts(new: Iterable[str], keep: int = 4000) -> None:
+    """Add clean verdicts (after the guard passed), keeping the newest ``keep``."""
+    import contextlib
+    import os
+
+    from refracture.common.cache import cache_dir
+
+    new = list(new)
+    if not new:
+        return
+    path = cache_dir() / _VERDICTS
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        old = [str(k) for k in old] if isinstance(old, list) else []
+    except (OSError, ValueError):
+        old = []
+    fresh = set(new)
+    keys = ([k for k in old if k not in fresh] + new)[-keep:]
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(keys), encoding="utf-8")
+        os.replace(tmp, path)

@@ -157,6 +157,8 @@ class FigureWorkers:
             for stem, (plot, args, kwargs) in figure_jobs(results).items()
             if only is None or stem in only
         ]
+        if not jobs:
+            return
         if not self._procs:
             for job in jobs:
                 self._done += draw_one(*job)
@@ -186,6 +188,9 @@ class FigureWorkers:
         from refracture.errors import RenderError
 
         paths = list(self._done)
+        if not self._threads:  # nothing was submitted to the workers: end them
+            self.close()
+            return _in_order(paths)
         for thread in self._threads:
             thread.join()
         procs, self._procs, self._threads = self._procs, [], []
