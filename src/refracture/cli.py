@@ -298,11 +298,23 @@ def build(
             config=cfg,
             check_templates=_template_check(cfg),
         )
+    from refracture.workflows.up_to_date import remember
+
+    up_to_date = (
+        f"{outcome.out} is up to date: data, templates, options and refracture are "
+        "unchanged since it was built (use --force to rebuild)."
+    )
+    remember(
+        sys.argv[1:],
+        out=outcome.out,
+        data=outcome.stamp["data"],
+        options=outcome.stamp["options"],
+        authored=outcome.stamp["authored"],
+        stamp=outcome.stamp["hash"],
+        message=up_to_date,
+    )
     if outcome.up_to_date:
-        typer.echo(
-            f"{outcome.out} is up to date: data, templates, options and refracture are "
-            "unchanged since it was built (use --force to rebuild)."
-        )
+        typer.echo(up_to_date)
         return
     for w in outcome.warnings:
         console.print(f"warning: {w}")

@@ -55,6 +55,8 @@ class BuildOutcome:
     """The stages this build ran: ``analyses``, ``figure:STEM``, ``render:FILE``, ``guard:FILE``."""
     reused: tuple[str, ...] = ()
     """The stages whose outputs it reused, their inputs being unchanged."""
+    stamp: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What the build stamp was computed from (data, options, authored) and its hash."""
 
 
 def _config_hash(config: Config | None) -> str | None:
@@ -137,8 +139,14 @@ def build(
             "config": _config_hash(config),
         }
         stamp = build_stamp(data, options, authored_inputs(config))
+        made_from = {
+            "data": data,
+            "options": options,
+            "authored": authored_inputs(config),
+            "hash": stamp["hash"],
+        }
         if not force and is_up_to_date(out, stamp):
-            return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
+            return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True, stamp=made_from)
 
         from refracture.common.dates import build_epoch
         from refracture.errors import ConfigError
@@ -178,7 +186,8 @@ def build(
             check_templates,
         )
         with FigureWorkers(figure_workers) as figures:
-            return _run(plan, figures, say, None if force else cache, reuse=not force)
+            outcome = _run(plan, figures, say, None if force else cache, reuse=not force)
+        return dataclasses.replace(outcome, stamp=made_from)
 
 
 def authored_inputs(config: Config | None) -> tuple[Path, ...]:
