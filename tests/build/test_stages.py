@@ -117,6 +117,7 @@ def test_each_edit_reruns_exactly_what_depends_on_it(sequence) -> None:
         "manuscript.pdf",
         "manuscript.docx",
     }
+    assert "file:tables.xlsx" in ran["template"].reused  # the workbook's tables are unchanged
     # the title: no analysis, no figure
     assert "analyses" in ran["title"].reused
     assert _ran(ran["title"], "figure") == set()
@@ -130,6 +131,7 @@ def test_each_edit_reruns_exactly_what_depends_on_it(sequence) -> None:
     assert {"threshold_forest", "predictive_values", "roc"}.isdisjoint(
         _ran(ran["covariates"], "figure")
     )
+    assert "file:tables.xlsx" in ran["covariates"].ran
     assert "analyses" in ran["alpha"].ran
 
 

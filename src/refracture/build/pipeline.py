@@ -552,6 +552,7 @@ def _run(
             changes=changes,
             templates=manuscript.templates if manuscript else None,
             bibliography=manuscript.bibliography if manuscript else None,
+            reuse=lambda name, k: stages.reuse(f"file:{name}", k, [name], tmp),
         )
         from refracture.report.guard import Guard, unchecked_identifiers
 
