@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from refracture import __version__
-from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError
+from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError, describe
 
 app = typer.Typer(
     name="refracture",
@@ -569,17 +569,10 @@ def main() -> None:
         _err(f"{word}: nothing of an earlier build was changed.")
         sys.exit(128 + stop.signum)
     except RefractureError as exc:
-        from refracture.errors import DataValidationError
-
-        if isinstance(exc, DataValidationError):
-            _err(exc.report.render())
-        _err(f"error: {exc}")
+        _err(describe(exc))  # the words refracture preview shows in its page too
         sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get("REFRACTURE_DEBUG"):
             raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in refracture; set REFRACTURE_DEBUG=1 to see the traceback."
-        )
+        _err(describe(exc))
         sys.exit(EXIT_INTERNAL)
