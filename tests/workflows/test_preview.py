@@ -11,11 +11,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -477,3 +480,153 @@ def test_the_command_serves_the_paper_on_the_loopback_and_stops_cleanly(paper) -
     with pytest.raises(ConnectionRefusedError):
         _get(run.port, "/")
     assert not (paper / "_manuscript" / "manuscript.pdf").exists()
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _Tab:
+    """One tab of headless Chromium, read through the DevTools protocol (websocket-client):
+    the test only reads the page; every reload is the page's own."""
+
+    def __init__(self, url: str, profile: Path) -> None:
+        import websocket
+
+        self.proc = subprocess.Popen(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",  # the tests run as root in CI
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            active = profile / "DevToolsActivePort"  # Chromium writes its port here
+            _until(lambda: active.is_file() and active.read_text().count("\n") >= 1, 120)
+            port = int(active.read_text().split()[0])
+
+            def tab():
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as answer:
+                    pages = json.load(answer)
+                return next((p for p in pages if p["type"] == "page"), None)
+
+            target = _until(tab, 60, what="Chromium's tab")
+            self.ws = websocket.create_connection(
+                target["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+            )
+        except BaseException:
+            self.close()
+            raise
+        self._id = 0
+
+    def evaluate(self, expression: str):
+        """The value of ``expression`` in the page, None while the page is (re)loading."""
+        self._id += 1
+        call = {"expression": expression, "returnByValue": True}
+        self.ws.send(json.dumps({"id": self._id, "method": "Runtime.evaluate", "params": call}))
+        while True:
+            answer = json.loads(self.ws.recv())
+            if answer.get("id") == self._id:
+                result = answer.get("result", {})
+                return (
+                    None if "exceptionDetails" in result else result.get("result", {}).get("value")
+                )
+
+    def text(self) -> str:
+        return self.evaluate("document.readyState === 'complete' ? document.body.innerText : null")
+
+    def wait_for(self, condition, what: str) -> str:
+        """The page's text once ``condition(text)`` holds."""
+        return _until(lambda: (lambda t: t if t and condition(t) else None)(self.text()), 300, what)
+
+    def close(self) -> None:
+        if getattr(self, "ws", None) is not None:
+            self.ws.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.mark.slow  # about a minute: seven builds of the paper and a browser
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium (apt-get install -y chromium, as .ci/run does)"
+)
+def test_in_a_browser_edits_show_errors_show_over_the_last_paper_and_fixes_recover(
+    tmp_path, cli
+) -> None:
+    assert cli("init", "paper", "--example", cwd=tmp_path).returncode == 0
+    paper = tmp_path / "paper"
+    discussion = paper / "templates" / "partials" / "discussion.md.j2"
+    levels = paper / "data" / "levels.csv"
+    original_discussion = discussion.read_text(encoding="utf-8")
+    original_levels = levels.read_text(encoding="utf-8")
+    sentence = "This sentence was written while the preview was open."
+    failed = "The last rebuild failed"
+
+    run = _Running(cwd=paper)
+    tab = None
+    try:
+        run.wait_for("Rebuilt the HTML")
+        assert listening_addresses(run.port) == {"0100007F"}  # the loopback only
+        tab = _Tab(run.url, tmp_path / "chromium")
+        first = tab.wait_for(lambda t: "Discussion" in t, "the paper in the browser")
+        assert sentence not in first
+        assert failed not in first
+        tab.evaluate("window.loadedOnce = true")
+
+        # an edited template: the page reloads itself with the new sentence
+        discussion.write_text(original_discussion + f"\n{sentence}\n", encoding="utf-8")
+        tab.wait_for(lambda t: sentence in t, "the new sentence")
+        assert tab.evaluate("window.loadedOnce === undefined")  # a reload, not the same page
+
+        # a broken data cell: the error panel names file, row and column over the last paper
+        rows = original_levels.splitlines()
+        header = rows[0].split(",")
+        cells = rows[3].split(",")  # row 4 as a spreadsheet shows it (the header is row 1)
+        cells[header.index("tscore")] = "abc"
+        levels.write_text("\n".join([*rows[:3], ",".join(cells), *rows[4:]]) + "\n")
+        broken = tab.wait_for(lambda t: failed in t, "the error panel")
+        assert re.search(r"levels\.csv\s+4\s+tscore\s+abc\s+not a number", broken), broken
+        assert "error: 1 problem found in the input data" in broken
+        assert sentence in broken  # the last good paper is still there
+
+        # fixed: the paper comes back without the panel, without a restart
+        levels.write_text(original_levels, encoding="utf-8")
+        back = tab.wait_for(lambda t: failed not in t, "the paper without the panel")
+        assert sentence in back
+
+        # a value that does not exist in a template: the file is named in the panel
+        discussion.write_text(
+            original_discussion + f"\n{sentence}\n{{{{ cohort.nonsense }}}}\n", encoding="utf-8"
+        )
+        bad = tab.wait_for(lambda t: failed in t, "the template error")
+        assert "discussion.md.j2" in bad
+        assert "cohort.nonsense" in bad
+        discussion.write_text(original_discussion + f"\n{sentence}\n", encoding="utf-8")
+        tab.wait_for(lambda t: failed not in t and sentence in t, "the paper once more")
+
+        # Ctrl-C: the PDF and DOCX are built, then the preview ends cleanly
+        assert run.stop() == 0
+    finally:
+        if tab is not None:
+            tab.close()
+        run.kill()
+    log = "\n".join(run.lines)
+    assert "Traceback" not in log
+    assert run.lines[-1] == "_manuscript is built: the paper in every format."
+    for name in ("manuscript.pdf", "manuscript.docx", "supplementary.pdf", "supplementary.docx"):
+        assert (paper / "_manuscript" / name).is_file()
