@@ -516,6 +516,8 @@ def preview(
         say=_err,
     )
     with session:
+        if port is None and session.server.port != DEFAULT_PORT:
+            _err(f"Port {DEFAULT_PORT} is in use (another preview?), so this one takes the next.")
         _err(f"Previewing the paper at {session.url} (on this computer only)")
         _err("Watching: " + ", ".join(display(p) for p in session.watched))
         _err("Ctrl-C stops" + (", after building the PDF and DOCX." if render_on_exit else "."))

@@ -281,30 +281,34 @@ def test_a_burst_of_edits_is_reported_once(tmp_path) -> None:
 class _StandIn(Preview):
     """A preview whose builds write a small page; ``gate`` (when cleared) holds a build."""
 
-    def __init__(self, root: Path, **kwargs) -> None:
-        self.calls: list[bool] = []
+    def __init__(self, root: Path, load_config=lambda: None) -> None:
+        self.calls: list[bool] = []  # each build asked for: True every format, False HTML
+        self.formats: list[tuple[str, ...]] = []  # what each build that ran was given
         self.gate = threading.Event()
         self.gate.set()
         self.fail: Exception | None = None
         self.lines: list[str] = []
         super().__init__(
-            load_config=lambda: None,
+            load_config=load_config,
             config_file=root / "refracture.yml",
             data=root / "data",
             out=root / "_manuscript",
             port=0,
             strict_port=True,
             say=self.lines.append,
-            **kwargs,
         )
 
     def _rebuild(self, every_format, progress):
         self.calls.append(every_format)
+        return super()._rebuild(every_format, progress)  # reads the configuration
+
+    def _build(self, setup, formats, progress):
+        self.formats.append(formats)
         assert self.gate.wait(30)
         if self.fail is not None:
             raise self.fail
-        _paper(self.out, f"build {len(self.calls)}")
-        return BuildOutcome(out=self.out, files=(), warnings=())
+        _paper(setup.out, f"build {len(self.calls)}")
+        return BuildOutcome(out=setup.out, files=(), warnings=())
 
     def idle(self, builds: int) -> None:
         _until(
@@ -375,6 +379,34 @@ def test_the_page_asks_for_pdf_and_docx(project) -> None:
         assert _get(preview.server.port, "/__refracture/render", method="POST")[0] == 202
         preview.idle(2)
         assert preview.calls == [False, True]
+        assert preview.formats == [("html",), ("html", "pdf", "docx")]
+
+
+def test_the_configuration_is_read_again_and_says_what_is_watched(project) -> None:
+    from refracture.build.config import load_config
+
+    config = project / "refracture.yml"
+    config.write_text("analysis:\n  alpha: 0.05\n", encoding="utf-8")
+    with _StandIn(project, load_config=lambda: load_config(config)) as preview:
+        preview.idle(1)
+        assert preview.watching(10)
+        config.write_text("analysis:\n  alpha: 7\n", encoding="utf-8")  # a bad value
+        preview.idle(2)
+        error = preview.state.snapshot().error
+        assert error is not None
+        assert error.startswith("error: ")
+        assert "analysis.alpha" in error
+        assert "build 1" in _get(preview.server.port, "/")[1]
+        # fixed, and now with templates of the project's own: they are watched from now on
+        (project / "mine").mkdir()
+        config.write_text("manuscript:\n  templates: mine\n", encoding="utf-8")
+        preview.idle(3)
+        assert preview.state.snapshot().error is None
+        assert project / "mine" in preview.watched
+        assert preview.watching(10)
+        (project / "mine" / "discussion.md.j2").write_text("Ours.\n", encoding="utf-8")
+        preview.idle(4)
+        assert any(line.endswith("mine/discussion.md.j2") for line in preview.lines)
 
 
 def test_closing_stops_a_running_build_and_the_server(project) -> None:
@@ -630,3 +662,13 @@ def test_in_a_browser_edits_show_errors_show_over_the_last_paper_and_fixes_recov
     assert run.lines[-1] == "_manuscript is built: the paper in every format."
     for name in ("manuscript.pdf", "manuscript.docx", "supplementary.pdf", "supplementary.docx"):
         assert (paper / "_manuscript" / name).is_file()
+
+
+def test_a_port_given_that_is_busy_is_one_clear_error(cli, served) -> None:
+    server, *_ = served
+    r = cli("preview", "--no-browser", "--port", str(server.port))
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"error: port {server.port} of 127.0.0.1 is in use (another preview?); choose a free "
+        "one with --port N (--port 0 lets the system pick)\n"
+    )

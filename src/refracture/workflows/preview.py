@@ -243,17 +243,24 @@ class Preview:
             raise _Cancelled
 
     def _rebuild(self, every_format: bool, progress: Callable[[str], None]) -> BuildOutcome:
-        """One build, the only call of the pipeline: the configuration is read again, what
-        is watched follows it, and the build runs with figures drawn in this process."""
-        from refracture.build.pipeline import build
-
+        """One build: the configuration is read again and what is watched follows it."""
         setup = self._read_setup(report=True)
         self._retarget(setup)
+        return self._build(setup, setup.every_format if every_format else ("html",), progress)
+
+    def _build(
+        self, setup: _Setup, formats: tuple[str, ...], progress: Callable[[str], None]
+    ) -> BuildOutcome:
+        """The preview's only call of the pipeline (the stage cache, ``self._cache``, is to
+        be passed here), with figures drawn in this process: no worker processes to start
+        for each edit."""
+        from refracture.build.pipeline import build
+
         return build(
             setup.data,
             setup.out,
             progress,
-            formats=setup.every_format if every_format else ("html",),
+            formats=formats,
             style=setup.style,
             engine=setup.engine,
             config=setup.config,
