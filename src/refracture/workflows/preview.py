@@ -291,25 +291,21 @@ class Preview:
         return self.out if self.out is not None else Path("_manuscript")
 
     def _retarget(self, setup: _Setup | None) -> None:
-        """Watch the configuration file and, as it says, the data, templates and
-        bibliography; never the build folder."""
-        targets = [self.config_file]
-        out = self._default_out()
-        if setup is not None:
-            out = setup.out
-            if setup.data is not None:
-                targets.append(Path(setup.data))
-            targets += setup.authored
-        self._watcher.watch(targets, ignored=[out])
+        """Watch what the configuration names (never the build folder)."""
+        out = setup.out if setup is not None else self._default_out()
+        self._watcher.watch(self._targets(setup), ignored=[out])
 
-    @property
-    def watched(self) -> list[Path]:
-        """What is watched now (for the terminal)."""
-        setup = self._setup
+    def _targets(self, setup: _Setup | None) -> list[Path]:
+        """The configuration file and, as it says, the data, templates and bibliography."""
         found = [self.config_file]
         if setup is not None:
             found += ([Path(setup.data)] if setup.data is not None else []) + list(setup.authored)
         return found
+
+    @property
+    def watched(self) -> list[Path]:
+        """What is watched now (for the terminal)."""
+        return self._targets(self._setup)
 
 
 def display(path: Path) -> str:
