@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from refracture import __version__
-from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError
+from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError, describe
 
 app = typer.Typer(
     name="refracture",
@@ -481,6 +481,77 @@ def sources(
 
 
 @app.command()
+def preview(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            help="Port on 127.0.0.1 (default: 4848, or the next free one; a port given "
+            "here must be free; 0 lets the system pick).",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open the paper in the web browser.")
+    ] = False,
+    render_on_exit: Annotated[
+        bool,
+        typer.Option(
+            "--render-on-exit/--no-render-on-exit",
+            help="On Ctrl-C, build every format (PDF and DOCX too) before stopping.",
+        ),
+    ] = True,
+    data: ProjectDataOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Build folder (default: refracture.yml's, else _manuscript)."),
+    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Serve the paper at http://127.0.0.1:PORT/ and rebuild it as you edit.
+
+    Watches the data, refracture.yml, the project's templates and bibliography;
+    after each change rebuilds the HTML and reloads the page. An error shows in the
+    page above the last good paper. PDF and DOCX are built by the page's "Render PDF
+    and DOCX" button and on Ctrl-C (unless --no-render-on-exit). Loopback only.
+    """
+    import webbrowser
+
+    from refracture.workflows.preview import DEFAULT_PORT, Preview, display
+
+    session = Preview(
+        load_config=lambda: _load_config(config, overrides or [], None),
+        config_file=config if config is not None else Path("refracture.yml"),
+        data=data,
+        out=out,
+        port=DEFAULT_PORT if port is None else port,
+        strict_port=port is not None,
+        say=_err,
+    )
+    with session:
+        if port is None and session.server.port != DEFAULT_PORT:
+            _err(f"Port {DEFAULT_PORT} is in use (another preview?), so this one takes the next.")
+        _err(f"Previewing the paper at {session.url} (on this computer only)")
+        _err("Watching: " + ", ".join(display(p) for p in session.watched))
+        _err("Ctrl-C stops" + (", after building the PDF and DOCX." if render_on_exit else "."))
+        if not no_browser:
+            webbrowser.open(session.url)
+        try:
+            session.wait()
+        except _Stopped:
+            _err("Stopping.")
+    if not render_on_exit:
+        _err("Not rendered on exit (--no-render-on-exit): refracture build makes PDF and DOCX.")
+        return
+    _err("Building HTML, PDF and DOCX before stopping (Ctrl-C again stops at once)…")
+    outcome = session.render_final()
+    done = "was up to date" if outcome.up_to_date else "is built"
+    _err(f"{display(outcome.out)} {done}: the paper in every format.")
+
+
+@app.command()
 def diff(
     old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
     new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],
@@ -584,17 +655,10 @@ def main() -> None:
         _err(f"{word}: nothing of an earlier build was changed.")
         sys.exit(128 + stop.signum)
     except RefractureError as exc:
-        from refracture.errors import DataValidationError
-
-        if isinstance(exc, DataValidationError):
-            _err(exc.report.render())
-        _err(f"error: {exc}")
+        _err(describe(exc))  # the words refracture preview shows in its page too
         sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get("REFRACTURE_DEBUG"):
             raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in refracture; set REFRACTURE_DEBUG=1 to see the traceback."
-        )
+        _err(describe(exc))
         sys.exit(EXIT_INTERNAL)

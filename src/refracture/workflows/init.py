@@ -120,6 +120,12 @@ the figures and every result (`results.json`, `tables/`). Open
 `_manuscript/manuscript.html` in a browser to read the paper; a build whose
 inputs did not change is a no-op, so rebuild as often as you like.
 
+    refracture preview           # the paper in your browser, rebuilt as you save
+
+keeps the paper open in your browser while you write: each saved template, data
+or configuration file rebuilds it and the page reloads; an error shows above the
+last good paper until you fix it. Ctrl-C stops it, after building PDF and DOCX.
+
 With Quarto installed, `refracture sources` writes the paper's Quarto project
 here (`report/`, `figures/`, `_quarto.yml`) without rendering it; then
 `quarto preview` or `quarto render` in this folder work as in any Quarto project.
