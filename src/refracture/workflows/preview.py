@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from refracture.build.stages import StageCache
 from refracture.errors import describe
 from refracture.workflows.preview_server import PreviewServer
 from refracture.workflows.preview_state import PreviewState
@@ -136,7 +137,7 @@ class Preview:
         self.data = data
         self.out = out
         self.say = say
-        self._cache = None  # the stage cache of issue 16 will live here, across rebuilds
+        self._cache = StageCache()  # the analyses, kept in memory across rebuilds
         self._requests = _Requests()
         self._cancel = threading.Event()
         self._worker: threading.Thread | None = None
@@ -251,9 +252,9 @@ class Preview:
     def _build(
         self, setup: _Setup, formats: tuple[str, ...], progress: Callable[[str], None]
     ) -> BuildOutcome:
-        """The preview's only call of the pipeline (the stage cache, ``self._cache``, is to
-        be passed here), with figures drawn in this process: no worker processes to start
-        for each edit."""
+        """The preview's only call of the pipeline, with the stage cache that lives as long
+        as the preview (unchanged stages are reused, the analyses from memory) and the
+        figures drawn in this process: no worker processes to start for each edit."""
         from refracture.build.pipeline import build
 
         return build(
@@ -266,6 +267,7 @@ class Preview:
             config=setup.config,
             figure_workers=0,
             check_templates=setup.check(),
+            cache=self._cache,
         )
 
     def render_final(self) -> BuildOutcome:
