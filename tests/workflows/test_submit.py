@@ -179,6 +179,18 @@ def test_checklist_pages_are_the_pages_of_the_section_headings(submitted) -> Non
             assert int(last) > page
 
 
+def test_the_counts_are_those_of_the_title_page_and_the_rendered_references(submitted) -> None:
+    build = submitted["folder"].parent / "_manuscript"
+    qmd = (build / "report" / "manuscript.qmd").read_text(encoding="utf-8")
+    words = re.search(r'wordcount: "Abstract (\d+) words; main text (\d+) words"', qmd)
+    assert words is not None
+    references = (build / "manuscript.html").read_text(encoding="utf-8").count('id="ref-')
+    check = (submitted["folder"] / "submission-check.md").read_text(encoding="utf-8")
+    assert f"| Abstract | {words.group(1)} words | at most 300 (Test Journal) | pass |" in check
+    assert f"| Main text | {words.group(2)} words | at most 3000 (Test Journal) | pass |" in check
+    assert f"| References | {references} references | at most 40 (Test Journal) | pass |" in check
+
+
 def test_the_cover_letter_is_a_draft_from_the_title_page(submitted) -> None:
     letter = "\n".join(
         p.text for p in Document(str(submitted["folder"] / "cover-letter.docx")).paragraphs
