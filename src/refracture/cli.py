@@ -1,4 +1,4 @@
-"""Command-line interface: ``refracture validate | simulate | build``.
+"""Command-line interface: ``refracture validate | simulate | build | preview | submit | …``.
 
 Known errors (:mod:`refracture.errors`) become one clear message on stderr and
 their exit code; no traceback reaches the user. Heavy libraries are imported
@@ -549,6 +549,71 @@ def preview(
     outcome = session.render_final()
     done = "was up to date" if outcome.up_to_date else "is built"
     _err(f"{display(outcome.out)} {done}: the paper in every format.")
+
+
+@app.command()
+def submit(
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            help="Journal profile (default: manuscript.journal of refracture.yml, else spine; "
+            "shipped: generic, spine; add one as journals/NAME.yml in your templates).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Submission folder (default: _submission beside the build)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any check has a finding.")
+    ] = False,
+    data: ProjectDataOpt = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="auto, quarto or embedded (for the build).")
+    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Build the paper, then write the submission folder and its zip for a journal.
+
+    The folder holds manuscript.docx and .pdf, each figure as its own file in the
+    journal's format, width and resolution, the supplement, the STROBE checklist
+    with the page of each item, a draft cover letter and submission-check.md (every
+    limit of the journal's profile, pass or a finding); JOURNAL-submission.zip holds
+    the files to upload. A build that is up to date is not rebuilt.
+    """
+    from rich.console import Console
+
+    from refracture.workflows.submit import CHECK_FILE
+    from refracture.workflows.submit import submit as run
+
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    console = Console(stderr=True, highlight=False)
+    outcome = run(
+        data,
+        cfg,
+        journal=journal,
+        out=out,
+        engine=engine,
+        progress=lambda label: console.print(f"• {label}"),
+        check_templates=_template_check(cfg),
+    )
+    typer.echo(f"Wrote the submission for {outcome.journal} to {outcome.folder}:")
+    typer.echo(f"  {outcome.zip.name} (the files to upload) and {CHECK_FILE}")
+    for c in outcome.checks:
+        typer.echo(f"  {c.result:<8} {c.what}: {c.value} [{c.limit}]")
+    if outcome.findings:
+        n = len(outcome.findings)
+        typer.echo(f"{n} finding{'s' if n != 1 else ''}:")
+        for f in outcome.findings:
+            typer.echo(f"  - {f}")
+    else:
+        typer.echo("No findings.")
+    if strict and outcome.findings:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
