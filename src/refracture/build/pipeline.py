@@ -495,22 +495,25 @@ def _render(plan: _Plan, stages: Stages, tmp: Path, say: Progress) -> None:
         plan.stamp["parts"]["refracture"],
         plan.stamp["parts"]["environment"],
     )
+    todo: dict[tuple[str, ...], list[str]] = {}
     for doc in ("manuscript", "supplementary"):
         source = (tmp / "report" / f"{doc}.qmd").read_bytes()
-        todo = []
+        formats = []
         for fmt in plan.formats:
             name = f"{doc}{FORMATS[fmt]}"
             if not stages.reuse(f"render:{name}", key("render", shared, source, fmt), [name], tmp):
-                todo.append(fmt)
-        if todo:
-            render_all(
-                renderer,
-                tmp,
-                (doc,),
-                todo,
-                plan.style,
-                progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
-            )
+                formats.append(fmt)
+        if formats:
+            todo.setdefault(tuple(formats), []).append(doc)
+    for formats, docs in todo.items():  # documents that need the same formats render together
+        render_all(
+            renderer,
+            tmp,
+            docs,
+            formats,
+            plan.style,
+            progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
+        )
 
 
 def _guard(plan: _Plan, stages: Stages, guard, tmp: Path) -> None:
@@ -520,7 +523,12 @@ def _guard(plan: _Plan, stages: Stages, guard, tmp: Path) -> None:
 
     from refracture.build.stages import key, load_verdicts, save_verdicts
 
-    context = key(stages.keys["analyses"], sorted(guard.paths))
+    # the identifiers themselves, not the data: a changed T-score leaves the verdicts
+    # of unchanged files standing
+    context = key(
+        hashlib.sha256("\n".join(sorted(guard.identifiers)).encode()).hexdigest(),
+        sorted(guard.paths),
+    )
     verdicts = load_verdicts() if stages.previous is not None else set()
     skip, new = set(), []
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
