@@ -28,7 +28,6 @@ The index of each table is the row number as the user sees it in a spreadsheet
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,6 +35,7 @@ from typing import Literal
 import pandas as pd
 
 from refracture.data.csv_reader import read_csv_table
+from refracture.data.identifiers import is_identifier_column
 from refracture.data.parquet_reader import read_parquet_table
 from refracture.data.schema import TABLES
 from refracture.data.text import frame_to_text
@@ -102,53 +102,8 @@ class LoadNote:
 
 
 # ---------------------------------------------------------------------------
-# Identifier-like extra columns
+# Identifier-like extra columns (recognised by refracture.data.identifiers)
 # ---------------------------------------------------------------------------
-
-#: Normalised column names (lower case, runs of other characters -> "_") of
-#: columns that hold personal identifiers. ``_?`` lets "FirstName", "first name"
-#: and "first_name" all match.
-_NUM = r"(?:_?(?:number|num|nr|no|nbr|id))?"
-_IDENTIFIER_COLUMN_PATTERNS: dict[str, str] = {
-    "a name": r"(?:(?:patient|pt|first|last|given|family|full|middle|maiden|sur|fore|christian)_?)?"
-    r"names?|initials",
-    "a date of birth": r"dob|d_o_b|date_?of_?birth|birth_?(?:date|day)|born(?:_?on)?",
-    "a record number": r"mrn|medical_?record"
-    + _NUM
-    + r"|(?:patient_?)?record_?(?:number|num|nr|no)"
-    r"|hospital_?(?:number|num|nr|no)|nhs" + _NUM + r"|chi_?(?:number|num|nr|no)",
-    "a social security number": r"ssn|social_?security" + _NUM + r"|national_?insurance" + _NUM,
-    "an address": r"(?:home_?|street_?|postal_?|mailing_?|patient_?)?address(?:_?line)?(?:_?\d+)?"
-    r"|street(?:_?name)?|zip(?:_?code)?|post_?code|postal_?code",
-    "a phone number": r"(?:tele)?phone"
-    + _NUM
-    + r"|tel|telephone|(?:mobile|cell)(?:_?phone)?"
-    + _NUM
-    + r"|fax"
-    + _NUM,
-    "an e-mail address": r"e_?mail(?:_?address)?",
-}
-_IDENTIFIER_COLUMN_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (what, re.compile(rx)) for what, rx in _IDENTIFIER_COLUMN_PATTERNS.items()
-)
-_CONTRACT_NAMES: frozenset[str] = frozenset(n for t in TABLES for n in t.names)
-
-
-def _normalise_column_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def is_identifier_column(name: str) -> str | None:
-    """What a column named ``name`` looks like it holds (e.g. ``"a date of birth"``)
-    if it looks like a personal identifier, else ``None``. Contract columns (such as
-    ``patient_id``, the pseudonymous study id) never match."""
-    if name in _CONTRACT_NAMES:
-        return None
-    norm = _normalise_column_name(str(name))
-    for what, rx in _IDENTIFIER_COLUMN_RES:
-        if rx.fullmatch(norm):
-            return what
-    return None
 
 
 def _drop_identifier_columns(

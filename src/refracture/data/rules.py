@@ -359,7 +359,7 @@ def key_rule(t: TableState, out: ProblemCollector) -> None:
     first = sub.groupby(key, sort=False)["_row"].transform("first").to_numpy()
     mask = np.zeros(t.n, dtype=bool)
     mask[np.flatnonzero(complete)[dup]] = True
-    rules = [S.msg_duplicate_key(t.spec, int(r)) for r in first[dup]]
+    rules = [S.msg_duplicate_key(t.spec, t.where(int(r))) for r in first[dup]]
     out.cells(t, key[-1], mask, "duplicate_key", rules)
     t.duplicate = mask
 
@@ -414,7 +414,7 @@ def parent_bound_rules(t: TableState, tables: dict[str, TableState], out: Proble
         if mask.any():
             ploc = loc[mask]
             rules = [
-                S.msg_above_parent(col, parent.label, int(r), str(v))
+                S.msg_above_parent(col, parent.label, parent.where(int(r)), str(v))
                 for r, v in zip(prows[ploc], ptext[ploc], strict=True)
             ]
             out.cells(t, col.name, mask, "above_parent", rules)
