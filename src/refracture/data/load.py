@@ -6,6 +6,9 @@
 * a folder with ``patients.parquet`` and ``levels.parquet``,
 * an ``.xlsx`` workbook with sheets ``patients`` and ``levels``, or a folder that
   contains exactly one ``.xlsx`` workbook,
+* an import mapping (``.yml``/``.yaml``): a study's own export (REDCap, SPSS, Stata,
+  SAS, a wide spreadsheet) read through :mod:`refracture.data.importing`, whose tables
+  carry the way back to each source cell (:attr:`RawCohort.origins`),
 
 and returns a :class:`RawCohort` whose two tables hold the cells as text, exactly
 as written (blank = ``""``); nothing is converted or dropped except rows that are
@@ -28,9 +31,10 @@ The index of each table is the row number as the user sees it in a spreadsheet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -42,23 +46,34 @@ from refracture.data.text import frame_to_text
 from refracture.data.xlsx_reader import read_workbook
 from refracture.errors import DataError
 
+if TYPE_CHECKING:
+    from refracture.data.importing.run import ImportedTables
+    from refracture.data.origin import TableOrigin
+
 __all__ = [
     "Format",
     "LoadNote",
     "RawCohort",
     "Source",
+    "cohort_from_import",
     "is_identifier_column",
     "read_raw",
 ]
 
-Format = Literal["csv", "xlsx", "parquet"]
+Format = Literal["csv", "xlsx", "parquet", "mapping"]
+
+MAPPING_SUFFIXES = (".yml", ".yaml")
+"""A cohort path with one of these suffixes is an import mapping."""
 
 _TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a cohort was read from."""
+    """Where a cohort was read from.
+
+    ``extra_inputs`` are further files the tables were made from, as (role, file name,
+    path): an import's mapping and data dictionary, recorded in a build's provenance."""
 
     path: Path
     format: Format
@@ -66,6 +81,7 @@ class Source:
     levels_file: str
     patients_path: Path
     levels_path: Path
+    extra_inputs: tuple[tuple[str, str, Path], ...] = ()
 
     def label(self, table: str) -> str:
         """The file name as the user sees it, e.g. ``"levels.csv"`` or ``"cohort.xlsx[levels]"``."""
@@ -141,12 +157,15 @@ class RawCohort:
 
     Extra columns that look like personal identifiers (:func:`is_identifier_column`)
     are dropped on construction, whatever the source; ``notes`` says which.
+    ``origins`` holds, for tables made by an import mapping, where each row and cell
+    came from (validation then names the source cells).
     """
 
     patients: pd.DataFrame
     levels: pd.DataFrame
     source: Source
     notes: tuple[LoadNote, ...] = ()
+    origins: Mapping[str, TableOrigin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         notes = list(self.notes)
@@ -207,6 +226,10 @@ def read_raw(path: str | Path) -> RawCohort:
     if not path.is_file() and not path.is_dir():
         raise DataError(f"{path}: {_kind(path)}, not a cohort; {_EXPECTED}")
     if path.is_file():
+        if path.suffix.lower() in MAPPING_SUFFIXES:
+            from refracture.data.importing.run import import_mapping
+
+            return cohort_from_import(import_mapping(path))
         if path.suffix.lower() == ".xlsx":
             return _read_xlsx(path, path)
         if path.suffix.lower() in {".csv", ".parquet"}:
@@ -219,8 +242,25 @@ def read_raw(path: str | Path) -> RawCohort:
 
 
 _EXPECTED = (
-    "expected a folder with patients.csv and levels.csv (or .parquet files), or an .xlsx workbook"
+    "expected a folder with patients.csv and levels.csv (or .parquet files), an .xlsx "
+    "workbook, or an import mapping (.yml)"
 )
+
+
+def cohort_from_import(imported: ImportedTables) -> RawCohort:
+    """The cohort an import mapping made: its tables, their origins, its source files."""
+    source = Source(
+        path=imported.mapping_path,
+        format="mapping",
+        patients_file=imported.labels["patients"],
+        levels_file=imported.labels["levels"],
+        patients_path=imported.paths["patients"],
+        levels_path=imported.paths["levels"],
+        extra_inputs=imported.extra_inputs,
+    )
+    return RawCohort(
+        imported.tables["patients"], imported.tables["levels"], source, origins=imported.origins
+    )
 
 
 def _regular(path: Path) -> bool:

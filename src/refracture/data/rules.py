@@ -11,6 +11,9 @@ for every patient) on cells that passed steps 1-2. Each rule records its problem
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +29,7 @@ __all__ = [
     "pandera_checks",
     "parent_bound_rules",
     "parse_cells",
+    "read_number",
     "requires_child_rule",
     "row_rules",
 ]
@@ -35,6 +39,16 @@ __all__ = [
 _NUMBER_RE = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _COMMA_RE = r"[+-]?[0-9]*,[0-9]+"
 _UNICODE_MINUS = "\u2212"
+
+
+def read_number(text: str) -> float | None:
+    """One cell read as the contract reads a number (None: blank or not a number), for
+    the importer's arithmetic on source values (days to months)."""
+    t = text.strip().replace(_UNICODE_MINUS, "-")
+    if not re.fullmatch(_NUMBER_RE, t):
+        return None
+    value = float(t)
+    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------------------
