@@ -273,7 +273,7 @@ def read_export(path: Path, dictionary: Dictionary | None) -> SourceTable:
             if text:
                 table.column_labels[col] = text
         flagged = {
-            c: "an identifier (flagged in the data dictionary)"
+            c: "an identifier flagged in the data dictionary"
             for c in table.columns
             if (f := dictionary.field_of(c)) is not None and f.identifier
         }

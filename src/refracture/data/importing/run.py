@@ -45,7 +45,7 @@ from refracture.data.importing.redcap import (
     read_export,
     split_rows,
 )
-from refracture.data.importing.sources import TABLE_SUFFIXES, SourceTable, read_table
+from refracture.data.importing.sources import KINDS, TABLE_SUFFIXES, SourceTable, read_table
 from refracture.data.importing.values import Recode, contract_value, target_problem
 from refracture.data.origin import TableOrigin
 from refracture.errors import ConfigProblems, DataError
@@ -290,18 +290,7 @@ def _read(m: LoadedMapping, out: _Problems) -> _Sources | None:
             out.add("levels.records", str(exc))
             return None
         files.append(("levels.records", levels.label))
-    suffix = m.records.suffix.lower()
-    kind = {
-        ".csv": "a CSV file",
-        ".xlsx": "an Excel workbook",
-        ".parquet": "a Parquet file",
-        ".sav": "an SPSS file",
-        ".zsav": "an SPSS file",
-        ".por": "an SPSS file",
-        ".dta": "a Stata file",
-        ".sas7bdat": "a SAS file",
-        ".xpt": "a SAS transport file",
-    }[suffix]
+    kind = KINDS.get(m.records.suffix.lower(), "a table")
     kind += (
         ", a row per patient with a column per level"
         if lv.wide

@@ -28,7 +28,7 @@ from refracture.data.raw_table import check_duplicate_names, short_error
 from refracture.data.text import cell_text, frame_to_text
 from refracture.errors import DataError
 
-__all__ = ["STAT_SUFFIXES", "TABLE_SUFFIXES", "SourceTable", "read_table"]
+__all__ = ["KINDS", "STAT_SUFFIXES", "TABLE_SUFFIXES", "SourceTable", "read_table"]
 
 #: Statistics packages' files pyreadstat reads, and the word for a row in each.
 STAT_SUFFIXES: dict[str, str] = {
@@ -40,6 +40,18 @@ STAT_SUFFIXES: dict[str, str] = {
     ".xpt": "observation",
 }
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".parquet", *STAT_SUFFIXES)
+#: What a file of each suffix is, in words.
+KINDS: dict[str, str] = {
+    ".csv": "a CSV file",
+    ".xlsx": "an Excel workbook",
+    ".parquet": "a Parquet file",
+    ".sav": "an SPSS file with its value labels",
+    ".zsav": "an SPSS file with its value labels",
+    ".por": "an SPSS file with its value labels",
+    ".dta": "a Stata file with its value labels",
+    ".sas7bdat": "a SAS file",
+    ".xpt": "a SAS transport file",
+}
 
 
 @dataclass(eq=False)
