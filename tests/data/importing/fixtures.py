@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -233,17 +234,23 @@ def redcap_records(labels: bool) -> list[list[str]]:
     return rows
 
 
-def redcap_raw(folder: Path) -> Path:
+def redcap_raw(folder: Path, patch: Callable[[list[list[str]]], None] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "export.csv").write_text(_csv(redcap_records(False)), encoding="utf-8")
+    rows = redcap_records(False)
+    if patch is not None:
+        patch(rows)
+    (folder / "export.csv").write_text(_csv(rows), encoding="utf-8")
     (folder / "dictionary.csv").write_text(_dictionary_csv(), encoding="utf-8")
     (folder / "mapping.yml").write_text(REDCAP_MAPPING, encoding="utf-8")
     return folder / "mapping.yml"
 
 
-def redcap_labels(folder: Path) -> Path:
+def redcap_labels(folder: Path, patch: Callable[[list[list[str]]], None] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "export.csv").write_text(_csv(redcap_records(True)), encoding="utf-8")
+    rows = redcap_records(True)
+    if patch is not None:
+        patch(rows)
+    (folder / "export.csv").write_text(_csv(rows), encoding="utf-8")
     (folder / "dictionary.csv").write_text(_dictionary_csv(), encoding="utf-8")
     (folder / "mapping.yml").write_text(REDCAP_MAPPING, encoding="utf-8")
     return folder / "mapping.yml"
@@ -355,11 +362,14 @@ levels:
 """
 
 
-def wide_xlsx(folder: Path) -> Path:
+def wide_xlsx(folder: Path, patch: Callable[[pd.DataFrame], None] | None = None) -> Path:
     import openpyxl
 
     folder.mkdir(parents=True, exist_ok=True)
     frame, _ = wide_frame(codes=False)
+    frame = frame.astype(object)
+    if patch is not None:
+        patch(frame)
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "cohort"
@@ -371,11 +381,13 @@ def wide_xlsx(folder: Path) -> Path:
     return folder / "mapping.yml"
 
 
-def wide_sav(folder: Path) -> Path:
+def wide_sav(folder: Path, patch: Callable[[pd.DataFrame], None] | None = None) -> Path:
     import pyreadstat
 
     folder.mkdir(parents=True, exist_ok=True)
     frame, labels = wide_frame(codes=True)
+    if patch is not None:
+        patch(frame)
     column_labels = {
         "study_id": "Study ID",
         "age_years": "Age at the index procedure (years)",
@@ -421,7 +433,9 @@ levels:
 """
 
 
-def long_dta(folder: Path) -> Path:
+def long_dta(
+    folder: Path, patch: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None
+) -> Path:
     import pyreadstat
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -435,7 +449,7 @@ def long_dta(folder: Path) -> Path:
     p = pd.DataFrame(
         {
             "pid": patients["patient_id"],
-            "pname": [_name(x) for x in patients["patient_id"]],
+            "patient_name": [_name(x) for x in patients["patient_id"]],
             "age": num(patients["age"]),
             "sex": [1.0 if s == "F" else 2.0 for s in patients["sex"]],
             "proc": [1.0 if s == "VP" else 2.0 for s in patients["procedure"]],
@@ -444,16 +458,6 @@ def long_dta(folder: Path) -> Path:
             "steroid": [yes[v] for v in patients["steroid_use"]],
             "osteo_tx": [yes[v] for v in patients["osteoporosis_treatment"]],
         }
-    )
-    pyreadstat.write_dta(
-        p,
-        folder / "patients.dta",
-        variable_value_labels={
-            "sex": {1: "Female", 2: "Male"},
-            "proc": {1: "Vertebroplasty", 2: "Kyphoplasty"},
-            "steroid": yes_labels,
-            "osteo_tx": yes_labels,
-        },
     )
     lv = pd.DataFrame(
         {
@@ -467,6 +471,18 @@ def long_dta(folder: Path) -> Path:
             "subseq_fx": [yes[v] for v in levels["subsequent_fracture"]],
             "months_to_fx": num(levels["months_to_fracture"]),
         }
+    )
+    if patch is not None:
+        patch(p, lv)
+    pyreadstat.write_dta(
+        p,
+        folder / "patients.dta",
+        variable_value_labels={
+            "sex": {1: "Female", 2: "Male"},
+            "proc": {1: "Vertebroplasty", 2: "Kyphoplasty"},
+            "steroid": yes_labels,
+            "osteo_tx": yes_labels,
+        },
     )
     pyreadstat.write_dta(
         lv,

@@ -8,11 +8,16 @@ The source's columns are matched to the contract's, each with a confidence:
 * **label** (0.9): its description (a REDCap field label, an SPSS or Stata variable
   label) is the contract column's description;
 * **similar**: the best rapidfuzz ``token_sort_ratio`` of its name with the contract's
-  names, and of its label with the contract's description (× 0.9).
+  names, or of its label with the contract's description, × 0.9 (so only a near-identical
+  name is taken without a check).
+
+Unit words in a name (``age_years``, ``fu_days``, ``cement_ml``) are set aside when it is
+compared with the names refracture knows.
 
 The values then vouch for the match or against it: a category or yes/no column whose
 values (or their labels) are mostly not the contract's codes, or a number column whose
-values are mostly not numbers, loses half its confidence. Each source column is given to
+values are mostly not numbers, keeps 70 % of its confidence (so even an exact name is
+then only a guess). Each source column is given to
 one contract column at most, best matches first.
 
 The draft is written as YAML with a comment on every line saying why and how sure.
@@ -163,6 +168,29 @@ _UNITS: tuple[tuple[str, str, float], ...] = (
     (r"\b(?:weeks?|wks?)\b", "weeks", 12 / 52.1775),
     (r"\b(?:years?|yrs?|y)\b", "years", 12.0),
 )
+#: Unit words a name may carry besides what it names (``age_years``, ``fu_days``).
+_UNIT_WORDS = frozenset(
+    [
+        "days",
+        "day",
+        "d",
+        "weeks",
+        "week",
+        "wks",
+        "wk",
+        "months",
+        "month",
+        "mo",
+        "years",
+        "year",
+        "yrs",
+        "yr",
+        "ml",
+        "pct",
+        "percent",
+        "kg",
+    ]
+)
 _WIDE = (
     re.compile(r"(?P<stem>.+?)[_\-. ]*(?P<level>(?:th|t|l)[_\-. ]?\d{1,2})", re.IGNORECASE),
     re.compile(r"(?P<level>(?:th|t|l)[_\-. ]?\d{1,2})[_\-. ]*(?P<stem>.+)", re.IGNORECASE),
@@ -200,19 +228,21 @@ def _name_score(col: S.Column, cand: _Candidate) -> tuple[float, str]:
     from rapidfuzz import fuzz
 
     name = _norm(cand.column.replace("{level}", ""))
+    core = " ".join(w for w in name.split() if w not in _UNIT_WORDS)
     if cand.column.replace("{level}", "").strip("_-. ") == col.name:
         return 1.0, "exact name"
-    if name == _norm(col.name) or name in ALIASES.get(col.name, ()):
+    known = (_norm(col.name), *ALIASES.get(col.name, ()))
+    if name in known or (core and core in known):
         return 0.95, "synonym"
     label = _norm(cand.label)
     if label and label in (_norm(col.description), _norm(col.name), *ALIASES.get(col.name, ())):
         return 0.9, "label"
-    names = (_norm(col.name), *ALIASES.get(col.name, ()))
-    by_name = max(fuzz.token_sort_ratio(name, n) for n in names) / 100
-    by_label = 0.9 * fuzz.token_sort_ratio(label, _norm(col.description)) / 100 if label else 0
+    # a similar name or label is never as sure as a known one: × 0.9
+    by_name = max(fuzz.token_sort_ratio(name, n) for n in known) / 100
+    by_label = fuzz.token_sort_ratio(label, _norm(col.description)) / 100 if label else 0
     if by_label > by_name:
-        return by_label, f"similar label ({round(100 * by_label)} %)"
-    return by_name, f"similar name ({round(100 * by_name)} %)"
+        return 0.9 * by_label, f"similar label ({round(100 * by_label)} %)"
+    return 0.9 * by_name, f"similar name ({round(100 * by_name)} %)"
 
 
 def _unit(col: S.Column, cand: _Candidate) -> tuple[str, float] | None:
@@ -227,8 +257,11 @@ def _unit(col: S.Column, cand: _Candidate) -> tuple[str, float] | None:
     return None
 
 
+_DOUBT = 0.7  # values that speak against a match: even an exact name is only a guess
+
+
 def _evidence(match: _Match) -> None:
-    """Let the values vouch for a match, or halve its confidence."""
+    """Let the values vouch for a match, or take :data:`_DOUBT` of its confidence."""
     col, cand = match.contract, match.candidate
     texts = cand.texts
     if len(texts) == 0:
@@ -236,7 +269,7 @@ def _evidence(match: _Match) -> None:
     if col.kind is S.Kind.NUMBER:
         numbers = sum(read_number(t) is not None for t in set(texts.tolist()))
         if numbers < 0.9 * len(set(texts.tolist())):
-            match.confidence *= 0.5
+            match.confidence *= _DOUBT
             match.why += "; its values are mostly not numbers"
         return
     if col.kind in (S.Kind.CATEGORY, S.Kind.YESNO):
@@ -251,7 +284,7 @@ def _evidence(match: _Match) -> None:
         )
         distinct = len(set(texts.tolist()))
         if len(match.unresolved) > 0.5 * distinct:
-            match.confidence *= 0.5
+            match.confidence *= _DOUBT
             match.why += "; its values are mostly not the contract's codes"
 
 
