@@ -332,7 +332,7 @@ def wide_frame(*, codes: bool) -> tuple[pd.DataFrame, dict[str, dict[float, str]
     return pd.DataFrame(cols), labels
 
 
-def _wide_mapping(records: str, *, codes: bool) -> str:
+def wide_mapping(records: str, *, codes: bool) -> str:
     present = ", ".join(wide_levels())
     follow = (
         f"{{column: followup_days, scale: {MONTHS_PER_DAY}, round: 1}}"
@@ -377,7 +377,7 @@ def wide_xlsx(folder: Path, patch: Callable[[pd.DataFrame], None] | None = None)
     for row in frame.itertuples(index=False):
         ws.append([None if isinstance(v, float) and np.isnan(v) else v for v in row])
     wb.save(folder / "cohort.xlsx")
-    (folder / "mapping.yml").write_text(_wide_mapping("cohort.xlsx", codes=False), "utf-8")
+    (folder / "mapping.yml").write_text(wide_mapping("cohort.xlsx", codes=False), "utf-8")
     return folder / "mapping.yml"
 
 
@@ -399,7 +399,7 @@ def wide_sav(folder: Path, patch: Callable[[pd.DataFrame], None] | None = None) 
         column_labels=column_labels,
         variable_value_labels=labels,
     )
-    (folder / "mapping.yml").write_text(_wide_mapping("cohort.sav", codes=True), "utf-8")
+    (folder / "mapping.yml").write_text(wide_mapping("cohort.sav", codes=True), "utf-8")
     return folder / "mapping.yml"
 
 

@@ -281,3 +281,71 @@ def test_an_accepted_suggestion_imports_the_example(
     for table in ("patients", "levels"):
         got = getattr(report.cohort, table).drop(columns="_row")
         pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))
+
+
+def _wide_as(folder: Path, kind: str) -> Path:
+    frame, _ = F.wide_frame(codes=False)
+    folder.mkdir()
+    if kind == "csv":
+        frame.to_csv(folder / "cohort.csv", index=False)
+        text = F.wide_mapping("cohort.csv", codes=False)
+    elif kind == "parquet":
+        frame.to_parquet(folder / "cohort.parquet")
+        text = F.wide_mapping("cohort.parquet", codes=False)
+    else:  # a REDCap project that keeps the levels as fields of the record
+        frame.rename(columns={"study_id": "record_id"}).to_csv(folder / "export.csv", index=False)
+        text = (
+            F.wide_mapping("export.csv", codes=False)
+            .replace("format: table", "format: redcap")
+            .replace("patient_id: study_id", "patient_id: record_id")
+        )
+    (folder / "mapping.yml").write_text(text, encoding="utf-8")
+    return folder / "mapping.yml"
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "redcap-wide"])
+def test_wide_levels_from_other_sources(tmp_path, kind: str, example_cohort: Cohort) -> None:
+    report = validate(read_raw(_wide_as(tmp_path / kind, kind)))
+    assert report.ok, report.render()
+    for table in ("patients", "levels"):
+        got = getattr(report.cohort, table).drop(columns="_row")
+        pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))
+
+
+def test_sas_transport_files_of_patients_and_levels(tmp_path, example_cohort: Cohort) -> None:
+    """SAS names are at most 8 characters and carry no value labels: text codes then."""
+    import pyreadstat
+
+    patients, levels = F.example()
+    short = {
+        "patient_id": "pid",
+        "followup_months": "fu_m",
+        "steroid_use": "steroid",
+        "osteoporosis_treatment": "osteo",
+        "anterior_height_loss_pct": "ahl",
+        "cement_volume_ml": "cem_vol",
+        "cement_leakage": "leak",
+        "subsequent_fracture": "new_fx",
+        "months_to_fracture": "mo_fx",
+        "procedure": "proc",
+    }
+    numbers = {"age", "followup_months", "bmi", "tscore", "anterior_height_loss_pct"}
+    numbers |= {"cement_volume_ml", "months_to_fracture"}
+    for name, frame in (("patients", patients), ("levels", levels)):
+        out = frame.copy()
+        for col in numbers & set(out.columns):
+            out[col] = [float(v) if v else np.nan for v in out[col]]
+        pyreadstat.write_xport(out.rename(columns=short), tmp_path / f"{name}.xpt")
+    lines = ["format: table", "records: patients.xpt", "patients:"]
+    lines += [f"  {c}: {short.get(c, c)}" for c in patients.columns]
+    lines += ["levels:", "  records: levels.xpt"]
+    lines += [f"  {c}: {short.get(c, c)}" for c in levels.columns]
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = validate(read_raw(mapping))
+    assert report.ok, report.render()
+    for table in ("patients", "levels"):
+        got = getattr(report.cohort, table).drop(columns="_row")
+        pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))
+    problem_free = import_mapping(mapping).summary
+    assert problem_free.rows[1][1] == "observations of levels.xpt"

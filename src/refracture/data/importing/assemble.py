@@ -28,7 +28,7 @@ import pandas as pd
 from refracture.data import schema as S
 from refracture.data.importing.mapping import ColumnSpec, WideSpec
 from refracture.data.importing.sources import SourceTable
-from refracture.data.importing.values import Recode, resolve_column
+from refracture.data.importing.values import Recode, ResolvedColumn, resolve_column
 from refracture.data.origin import TableOrigin
 
 __all__ = ["BuiltTable", "ColumnUse", "describe_how", "find_column", "long_table", "wide_levels"]
@@ -42,17 +42,30 @@ class ColumnUse:
     column: str
     source: str
     how: str
-    rows: int
 
 
 @dataclass
-class BuiltTable:
-    frame: pd.DataFrame
-    origin: TableOrigin
+class _Done:
+    """What filling a table did, gathered column by column (for the import report)."""
+
     uses: list[ColumnUse] = field(default_factory=list)
     recodes: list[tuple[str, Recode]] = field(default_factory=list)
-    unresolved: list[tuple[str, Recode]] = field(default_factory=list)
     used_columns: set[str] = field(default_factory=set)
+
+    def add(self, column: str, source: str, res: ResolvedColumn) -> None:
+        self.used_columns.add(source)
+        self.recodes += [(column, r) for r in res.recodes]
+
+
+@dataclass(frozen=True)
+class BuiltTable:
+    """A contract table made by an import: its text cells, their origin, what was done."""
+
+    frame: pd.DataFrame
+    origin: TableOrigin
+    uses: list[ColumnUse]
+    recodes: list[tuple[str, Recode]]
+    used_columns: set[str]
 
 
 def find_column(name: str, columns: list[str]) -> str | None:
@@ -108,7 +121,7 @@ def long_table(
     n = len(src.frame)
     texts: dict[str, np.ndarray] = {}
     origin_columns, origin_values, hints = {}, {}, {}
-    built = BuiltTable(frame=pd.DataFrame(), origin=None)  # type: ignore[arg-type]
+    done = _Done()
     for col in table.columns:
         spec = specs.get(col.name)
         if spec is None:
@@ -117,18 +130,14 @@ def long_table(
         raw = src.frame[name].to_numpy(dtype=object)
         labels = src.value_labels.get(name)
         res = resolve_column(raw, col, spec, labels, src.labels_from)
-        texts[col.name] = res.text
+        texts[col.name], hints[col.name] = res.text, res.hints
         origin_columns[col.name] = np.full(n, name, dtype=object)
         origin_values[col.name] = raw
-        hints[col.name] = res.hints
-        built.used_columns.add(name)
-        built.recodes += [(col.name, r) for r in res.recodes]
-        built.unresolved += [(col.name, r) for r in res.unresolved]
+        done.add(col.name, name, res)
         coded = col.kind in (S.Kind.CATEGORY, S.Kind.YESNO)
         how = describe_how(col, spec, src.labels_from if coded and labels else None)
-        built.uses.append(ColumnUse(table.name, col.name, name, how, n))
-    built.frame = _frame(texts, n)
-    built.origin = TableOrigin(
+        done.uses.append(ColumnUse(table.name, col.name, name, how))
+    origin = TableOrigin(
         file=src.file,
         mapping=mapping_label,
         rows=np.arange(2, n + 2, dtype=np.int64),
@@ -137,7 +146,7 @@ def long_table(
         values=origin_values,
         hints=hints,
     )
-    return built
+    return BuiltTable(_frame(texts, n), origin, done.uses, done.recodes, done.used_columns)
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,7 @@ def wide_levels(
     specs.sort(key=lambda cs: S.LEVELS.names.index(cs[0].name))
     cells: dict[str, dict[str, np.ndarray]] = {}
     exists = np.zeros((n, width), dtype=bool)
-    built = BuiltTable(frame=pd.DataFrame(), origin=None)  # type: ignore[arg-type]
+    done = _Done()
     for col, spec in specs:
         text = np.full((n, width), "", dtype=object)
         values = np.full((n, width), "", dtype=object)
@@ -185,12 +194,10 @@ def wide_levels(
                 continue
             names[j] = name
             matched.append(level.listed)
-            built.used_columns.add(name)
             raw = src.frame[name].to_numpy(dtype=object)
             res = resolve_column(raw, col, spec, src.value_labels.get(name), src.labels_from)
             text[:, j], values[:, j], hint[:, j] = res.text, raw, res.hints
-            built.recodes += [(col.name, r) for r in res.recodes]
-            built.unresolved += [(col.name, r) for r in res.unresolved]
+            done.add(col.name, name, res)
             said = np.array([t.strip() != "" for t in res.text.tolist()], dtype=bool)
             if col.kind is S.Kind.YESNO:
                 said &= res.text != "no"
@@ -199,7 +206,7 @@ def wide_levels(
         coded = col.kind in (S.Kind.CATEGORY, S.Kind.YESNO)
         how = describe_how(col, spec, src.labels_from if coded and labelled else None)
         shown = f"{spec.column} ({', '.join(matched)})"
-        built.uses.append(ColumnUse("levels", col.name, shown, how, 0))
+        done.uses.append(ColumnUse("levels", col.name, shown, how))
         cells[col.name] = {"text": text, "values": values, "hints": hint, "names": names}
     pi, lj = np.nonzero(exists)  # row-major: patients in order, levels cranio-caudal
     total = len(pi)
@@ -226,13 +233,12 @@ def wide_levels(
         hints[name] = c["hints"][pi, lj]
         origin_columns[name] = c["names"][lj]
     ordered = {k: texts[k] for k in S.LEVELS.names if k in texts}
-    built.frame = _frame(ordered, total)
-    built.uses = [ColumnUse("levels", u.column, u.source, u.how, total) for u in built.uses]
-    built.uses.insert(
-        0, ColumnUse("levels", "level", "wide.levels", "one row per level with a value", total)
-    )
-    built.uses.insert(0, ColumnUse("levels", "patient_id", id_column, "the patient's row", total))
-    built.origin = TableOrigin(
+    uses = [
+        ColumnUse("levels", "patient_id", id_column, "the patient's row"),
+        ColumnUse("levels", "level", "wide.levels", "a row per level with a value"),
+        *done.uses,
+    ]
+    origin = TableOrigin(
         file=src.file,
         mapping=mapping_label,
         rows=np.arange(2, total + 2, dtype=np.int64),
@@ -241,4 +247,5 @@ def wide_levels(
         values=origin_values,
         hints=hints,
     )
+    built = BuiltTable(_frame(ordered, total), origin, uses, done.recodes, done.used_columns)
     return built, n * width

@@ -113,6 +113,14 @@ def _implicit_levels_columns(m: LoadedMapping) -> set[str]:
 
 
 def _check_contract(m: LoadedMapping, out: _Problems) -> list[WideLevel]:
+    """Check the mapping against the contract; return the wide layout's levels."""
+    _check_layout(m, out)
+    _check_columns(m, out)
+    return _wide_levels(m, out)
+
+
+def _check_layout(m: LoadedMapping, out: _Problems) -> None:
+    """The options fit the format: where the levels come from, sheets, catalogs."""
     spec, lv = m.spec, m.spec.levels
     if spec.format == "redcap":
         if lv.records is not None:
@@ -162,6 +170,10 @@ def _check_contract(m: LoadedMapping, out: _Problems) -> list[WideLevel]:
     if lv.sheet is not None and spec.format == "redcap":
         out.add("levels.sheet", "not for a REDCap export")
 
+
+def _check_columns(m: LoadedMapping, out: _Problems) -> None:
+    """Every key is a contract column, every required one is mapped, every spec fits."""
+    spec, lv = m.spec, m.spec.levels
     sections = [("patients", S.PATIENTS, spec.patients, "patients")]
     if lv.wide is not None:
         for key in lv.columns:
@@ -194,10 +206,15 @@ def _check_contract(m: LoadedMapping, out: _Problems) -> list[WideLevel]:
                 and not (name == "levels" and col.name in implicit)
             ):
                 out.add(
-                    where if where != "levels.wide.columns" else "levels.wide.columns",
+                    where,
                     f"{col.name} is required by the data contract ({col.description}) "
                     "but not mapped",
                 )
+
+
+def _wide_levels(m: LoadedMapping, out: _Problems) -> list[WideLevel]:
+    """The levels of a wide layout, each a contract level once; patterns with {level}."""
+    lv = m.spec.levels
     levels: list[WideLevel] = []
     if lv.wide is not None:
         level_col = S.LEVELS.column("level")
@@ -291,11 +308,10 @@ def _read(m: LoadedMapping, out: _Problems) -> _Sources | None:
             return None
         files.append(("levels.records", levels.label))
     kind = KINDS.get(m.records.suffix.lower(), "a table")
-    kind += (
-        ", a row per patient with a column per level"
-        if lv.wide
-        else (" of patients and a file of levels")
-    )
+    if lv.wide is not None:
+        kind += " with a row per patient and a column per level"
+    else:
+        kind += " of patients and a second file of levels"
     src = _Sources(kind, patients, levels, files=files)
     src.rows["patients"] = (f"{patients.row_word}s of {patients.label}", len(patients.frame))
     if levels is not None:
@@ -366,86 +382,87 @@ def _read_redcap(m: LoadedMapping, out: _Problems) -> _Sources | None:
     return src
 
 
+def _missing_column(name: str, table: SourceTable) -> str:
+    """Why ``name`` is no column of ``table``, with the column it may have meant."""
+    text = f"no column {name!r} in {table.label}"
+    folded = find_column(name, table.columns)
+    if folded is not None:
+        return f"{text}; found {folded!r} (column names are case-sensitive here)"
+    close = _did_you_mean(name, table.columns).strip()
+    return f"{text}; {close}" if close else text
+
+
+def _check_form(
+    where: str, section: str, name: str, m: LoadedMapping, src: _Sources, out: _Problems
+) -> None:
+    """A REDCap field feeds the table its form fills: level columns come from the
+    repeating instrument, patient columns from the other forms."""
+    instrument = m.spec.levels.repeating_instrument
+    if src.dictionary is None or instrument is None:
+        return
+    f = src.dictionary.field_of(name)
+    if f is None or not f.form or name == src.dictionary.record_id:
+        return
+    on_repeating = normalise_name(f.form) == normalise_name(instrument)
+    if section == "levels" and not on_repeating:
+        out.add(
+            where,
+            f"field {name!r} is on the form {f.form}, not on the repeating instrument "
+            f"{instrument} (its cells are blank on the instance rows)",
+        )
+    if section == "patients" and on_repeating:
+        out.add(
+            where,
+            f"field {name!r} is on the repeating instrument {instrument} (its cells are "
+            "blank on the record rows)",
+        )
+
+
 def _check_sources(m: LoadedMapping, src: _Sources, out: _Problems) -> None:
-    spec, lv = m.spec, m.spec.levels
-    level_rows = src.levels if src.levels is not None else src.patients
+    """Every source column exists, none is an identifier, each is on the right form,
+    every wide pattern matches columns."""
+    lv = m.spec.levels
     checks: list[tuple[str, SourceTable, dict[str, ColumnSpec]]] = [
-        ("patients", src.patients, spec.patients)
+        ("patients", src.patients, m.spec.patients)
     ]
     if lv.wide is None:
-        checks.append(("levels", level_rows, lv.columns))
-    repeating = normalise_name(lv.repeating_instrument or "")
+        checks.append(("levels", src.levels or src.patients, lv.columns))
     for section, table, specs in checks:
         for key, col_spec in specs.items():
             if key not in S.table(section).names:
-                continue
-            name = col_spec.column
-            where = f"{section}.{key}"
+                continue  # an unknown contract column: reported already
+            name, where = col_spec.column, f"{section}.{key}"
             if name in src.identifiers:
                 out.add(
                     where,
-                    f"{name!r} looks like it holds {src.identifiers[name]} (a "
-                    "personal identifier); refracture never copies one into the cohort: "
-                    "map a pseudonymous study id",
+                    f"{name!r} looks like it holds {src.identifiers[name]} (a personal "
+                    "identifier); refracture never copies one into the cohort: map a "
+                    "pseudonymous study id",
                 )
-                continue
-            if name not in table.columns:
-                folded = find_column(name, table.columns)
-                hint = (
-                    f"found {folded!r} (column names are case-sensitive here)"
-                    if folded
-                    else _did_you_mean(name, table.columns).rstrip("? ") + "?"
-                    if _did_you_mean(name, table.columns)
-                    else ""
-                )
-                out.add(
-                    where, f"no column {name!r} in {table.label}" + (f"; {hint}" if hint else "")
-                )
-                continue
-            if src.dictionary is not None and spec.format == "redcap" and repeating:
-                f = src.dictionary.field_of(name)
-                if f is None or not f.form:
-                    continue
-                on_repeating = normalise_name(f.form) == repeating
-                if section == "levels" and not on_repeating and key != "patient_id":
-                    out.add(
-                        where,
-                        f"field {name!r} is on the form {f.form}, not on the "
-                        f"repeating instrument {lv.repeating_instrument} (its cells are "
-                        "blank on the instance rows)",
-                    )
-                if section == "patients" and on_repeating:
-                    out.add(
-                        where,
-                        f"field {name!r} is on the repeating instrument "
-                        f"{lv.repeating_instrument} (its cells are blank on the record rows)",
-                    )
-    if lv.wide is not None:
-        for key, col_spec in lv.wide.columns.items():
-            if "{level}" not in col_spec.column or key not in S.LEVELS.names:
-                continue
-            found = [
-                find_column(col_spec.column.replace("{level}", lev), src.patients.columns)
-                for lev in lv.wide.levels
-            ]
-            hits = [f for f in found if f is not None]
-            flagged = [
-                f
-                for f in (col_spec.column.replace("{level}", lev) for lev in lv.wide.levels)
-                if f in src.identifiers
-            ]
-            if flagged:
-                out.add(
-                    f"levels.wide.columns.{key}",
-                    f"{flagged[0]!r} looks like it holds "
-                    f"{src.identifiers[flagged[0]]} (a personal identifier)",
-                )
-            elif not hits:
-                out.add(
-                    f"levels.wide.columns.{key}",
-                    f"{col_spec.column!r} matches no column "
-                    f"of {src.patients.label} for any of {', '.join(lv.wide.levels)}",
-                )
+            elif name not in table.columns:
+                out.add(where, _missing_column(name, table))
+            else:
+                _check_form(where, section, name, m, src, out)
+    if lv.wide is None:
+        return
+    for key, col_spec in lv.wide.columns.items():
+        if "{level}" not in col_spec.column or key not in S.LEVELS.names:
+            continue
+        names = [col_spec.column.replace("{level}", level) for level in lv.wide.levels]
+        flagged = [n for n in names if n in src.identifiers]
+        where = f"levels.wide.columns.{key}"
+        if flagged:
+            out.add(
+                where,
+                f"{flagged[0]!r} looks like it holds {src.identifiers[flagged[0]]} (a "
+                "personal identifier)",
+            )
+        elif all(find_column(n, src.patients.columns) is None for n in names):
+            out.add(
+                where,
+                f"{col_spec.column!r} matches no column of {src.patients.label} for any of "
+                f"{', '.join(lv.wide.levels)}",
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -470,6 +487,21 @@ def import_mapping(path: Path | str) -> ImportedTables:
         raise ConfigProblems(out.lines, what="the mapping")
     assert src is not None
     return _build(m, src, wide)
+
+
+def _merged(table: str, recodes: list[tuple[str, Recode]]) -> list[tuple[str, str, Recode]]:
+    """One line per recode of a column (a wide layout recodes each level's column on its
+    own), its rows summed, the most frequent first, in the contract's column order."""
+    rows: dict[tuple[str, str, str, str, str], int] = {}
+    for column, r in recodes:
+        key = (column, r.source, r.meaning, r.target, r.by)
+        rows[key] = rows.get(key, 0) + r.rows
+    names = S.table(table).names
+    ordered = sorted(rows.items(), key=lambda kv: (names.index(kv[0][0]), -kv[1], kv[0][1]))
+    return [
+        (table, c, Recode(src, meaning, target, n, by))
+        for (c, src, meaning, target, by), n in ordered
+    ]
 
 
 def _build(m: LoadedMapping, src: _Sources, wide: list[WideLevel]) -> ImportedTables:
@@ -519,8 +551,7 @@ def _build(m: LoadedMapping, src: _Sources, wide: list[WideLevel]) -> ImportedTa
             ("levels", *read, len(levels.frame)),
         ],
         uses=patients.uses + levels.uses,
-        recodes=[("patients", c, r) for c, r in patients.recodes]
-        + [("levels", c, r) for c, r in levels.recodes],
+        recodes=_merged("patients", patients.recodes) + _merged("levels", levels.recodes),
         unused=unused,
         identifiers=sorted(src.identifiers.items()),
         notes=src.notes,
