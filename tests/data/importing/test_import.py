@@ -349,3 +349,31 @@ def test_sas_transport_files_of_patients_and_levels(tmp_path, example_cohort: Co
         pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))
     problem_free = import_mapping(mapping).summary
     assert problem_free.rows[1][1] == "observations of levels.xpt"
+
+
+def test_redcap_patient_id_from_another_field_of_the_record(tmp_path, example_cohort) -> None:
+    """Records numbered 1, 2, … with the study id in a field of the record row: the
+    instance rows, which carry only the record number, get their record's study id."""
+    numbers: dict[str, str] = {}
+
+    def renumber(rows: list[list[str]]) -> None:
+        rows[0].insert(1, "study_id")
+        for row in rows[1:]:
+            number = numbers.setdefault(row[0], str(len(numbers) + 1))
+            row.insert(1, row[0] if row[2] == "" else "")  # on the record's row only
+            row[0] = number
+
+    mapping = F.redcap_raw(tmp_path, renumber)
+    dictionary = tmp_path / "dictionary.csv"
+    lines = dictionary.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(2, "study_id,baseline,,text,Study ID" + "," * 13 + "\n")
+    dictionary.write_text("".join(lines), encoding="utf-8")
+    text = mapping.read_text(encoding="utf-8").replace(
+        "patient_id: record_id", "patient_id: study_id"
+    )
+    mapping.write_text(text, encoding="utf-8")
+    report = validate(read_raw(mapping))
+    assert report.ok, report.render()
+    for table in ("patients", "levels"):
+        got = getattr(report.cohort, table).drop(columns="_row")
+        pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))

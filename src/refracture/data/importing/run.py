@@ -23,6 +23,7 @@ validation's, which reports them at their source cells (:mod:`refracture.data.or
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +273,7 @@ class _Sources:
     bookkeeping: set[str] = field(default_factory=set)
     all_columns: list[str] = field(default_factory=list)
     identifiers: dict[str, str] = field(default_factory=dict)
+    record_id: str | None = None  # REDCap: the column every row of a record carries
 
 
 def _header_names(m: LoadedMapping) -> frozenset[str]:
@@ -374,6 +376,7 @@ def _read_redcap(m: LoadedMapping, out: _Problems) -> _Sources | None:
     src.bookkeeping = {c for c in columns if c.startswith("redcap_") or c.endswith("_complete")}
     src.all_columns = columns
     src.identifiers = dict(export.identifiers)
+    src.record_id = record_id
     if dictionary is None:
         src.notes.append(
             "no data dictionary: choice codes resolve only through the mapping's "
@@ -489,6 +492,22 @@ def import_mapping(path: Path | str) -> ImportedTables:
     return _build(m, src, wide)
 
 
+def _with_record_values(
+    instances: SourceTable, records: SourceTable, record_id: str | None, column: str
+) -> SourceTable:
+    """``instances`` with ``column`` as its record's row has it: a REDCap instance row
+    carries the record id and its own fields only, so a patient id kept in another
+    field of the record (``study_id``) is looked up by the record id."""
+    if record_id is None or column == record_id or column not in records.frame:
+        return instances
+    ids = records.frame[record_id].str.strip()
+    lookup = dict(zip(ids.tolist(), records.frame[column].tolist(), strict=True))
+    frame = instances.frame.copy()
+    keys = frame[record_id].str.strip().tolist()
+    frame[column] = [lookup.get(k, "") for k in keys]
+    return dataclasses.replace(instances, frame=frame)
+
+
 def _merged(table: str, recodes: list[tuple[str, Recode]]) -> list[tuple[str, str, Recode]]:
     """One line per recode of a column (a wide layout recodes each level's column on its
     own), its rows summed, the most frequent first, in the contract's column order."""
@@ -521,9 +540,11 @@ def _build(m: LoadedMapping, src: _Sources, wide: list[WideLevel]) -> ImportedTa
     else:
         assert src.levels is not None
         specs = dict(lv.columns)
-        if "patient_id" not in specs:  # a REDCap instance carries its record's id
-            specs["patient_id"] = ColumnSpec(column=pid.column)
-        levels = long_table(S.LEVELS, src.levels, specs, m.label)
+        rows = src.levels
+        if "patient_id" not in specs:  # a REDCap instance belongs to its record's patient
+            specs["patient_id"] = ColumnSpec(column=pid.column, values=pid.values)
+            rows = _with_record_values(src.levels, src.patients, src.record_id, pid.column)
+        levels = long_table(S.LEVELS, rows, specs, m.label)
         read = src.rows["levels"]
         if spec.format == "redcap":
             levels_label = f"{src.levels.label} [{lv.repeating_instrument}]"
