@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from refracture.data.importing.mapping import MappingLoader
 from refracture.data.importing.suggest import suggest_mapping
+from refracture.errors import DataError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -63,7 +65,7 @@ def test_values_without_a_contract_code_are_named(tmp_path) -> None:
         "patient_id,sex,treated_L1,treated_L2\nA,Female,Yes,No\nB,Diverse,No,Yes\nC,Male,No,No\n",
     )
     drafted = suggest_mapping(source, base=tmp_path)
-    assert "sex: sex  # exact name, 100 % sure; no contract value for 'Diverse' (1 rows)" in (
+    assert "sex: sex  # exact name, 100 % sure; no contract value for 'Diverse' (1 row)" in (
         drafted.text
     )
 
@@ -91,3 +93,8 @@ def test_suggest_never_proposes_an_identifier_column(tmp_path) -> None:
     drafted = suggest_mapping(source, base=tmp_path)
     assert "mrn" not in drafted.text
     assert "patient_name" not in drafted.text
+
+
+def test_a_dictionary_goes_with_a_redcap_export_only(tmp_path) -> None:
+    with pytest.raises(DataError, match="goes with a REDCap records export"):
+        suggest_mapping(tmp_path / "c.sav", tmp_path / "d.csv")

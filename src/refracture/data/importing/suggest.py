@@ -394,7 +394,7 @@ def _comment(m: _Match) -> str:
     if m.unit is not None:
         parts.append(f"{m.unit[0]} to months, rounded to 0.1 month")
     if m.unresolved:
-        shown = ", ".join(f"{v!r} ({n} rows)" for v, n in m.unresolved[:3])
+        shown = ", ".join(f"{v!r} ({n} row{'' if n == 1 else 's'})" for v, n in m.unresolved[:3])
         parts.append(f"no contract value for {shown}: add them to values:")
     return "; ".join(parts)
 
@@ -409,7 +409,7 @@ class Suggestion:
     guesses: tuple[str, ...]
 
 
-def _lines(section: str, matches: list[_Match], indent: str) -> list[str]:
+def _lines(matches: list[_Match], indent: str) -> list[str]:
     out = []
     for m in matches:
         line = f"{m.contract.name}: {_spec_text(m)}"
@@ -540,6 +540,10 @@ def _wide(wide: list[_Candidate], listed: list[str]) -> tuple[list[_Match], list
 
 def _is_redcap(source: Path, dictionary: Path | None) -> bool:
     if dictionary is not None:
+        if source.suffix.lower() != ".csv":
+            raise DataError(
+                f"{source.name}: a data dictionary goes with a REDCap records export (.csv)"
+            )
         return True
     if source.suffix.lower() != ".csv":
         return False
@@ -588,11 +592,11 @@ def _draft(
         lines.append("# Optional, not mapped: " + ", ".join(optional))
     lines += top
     lines.append("patients:")
-    lines += _lines("patients", patients, "  ") or ["  {}"]
+    lines += _lines(patients, "  ") or ["  {}"]
     lines.append("levels:")
     lines += level_lines
     indent = "      " if any(line.strip() == "columns:" for line in level_lines) else "  "
-    lines += _lines("levels", levels, indent)
+    lines += _lines(levels, indent)
     return Suggestion(
         text="\n".join(lines) + "\n",
         unmapped=tuple(unmapped),
