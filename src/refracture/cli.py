@@ -1,4 +1,4 @@
-"""Command-line interface: ``refracture validate | simulate | build | import | …``.
+"""Command-line interface: ``refracture validate | build | preview | submit | import | …``.
 
 Known errors (:mod:`refracture.errors`) become one clear message on stderr and
 their exit code; no traceback reaches the user. Heavy libraries are imported
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from refracture import __version__
-from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError
+from refracture.errors import EXIT_INTERNAL, EXIT_INVALID, RefractureError, describe
 
 app = typer.Typer(
     name="refracture",
@@ -238,7 +238,10 @@ def build(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Rebuild even when no input changed.")
+        bool,
+        typer.Option(
+            "--force", help="Rebuild every stage, reusing nothing, even when no input changed."
+        ),
     ] = False,
     since: Annotated[
         Path | None,
@@ -300,11 +303,23 @@ def build(
             config=cfg,
             check_templates=_template_check(cfg),
         )
+    from refracture.workflows.up_to_date import remember
+
+    up_to_date = (
+        f"{outcome.out} is up to date: data, templates, options and refracture are "
+        "unchanged since it was built (use --force to rebuild)."
+    )
+    remember(
+        sys.argv[1:],
+        out=outcome.out,
+        data=outcome.stamp["data"],
+        options=outcome.stamp["options"],
+        authored=outcome.stamp["authored"],
+        stamp=outcome.stamp["hash"],
+        message=up_to_date,
+    )
     if outcome.up_to_date:
-        typer.echo(
-            f"{outcome.out} is up to date: data, templates, options and refracture are "
-            "unchanged since it was built (use --force to rebuild)."
-        )
+        typer.echo(up_to_date)
         return
     for w in outcome.warnings:
         console.print(f"warning: {w}")
@@ -529,8 +544,10 @@ def sources(
 
     report/ (the .qmd sources and their assets), figures/ and, when missing,
     _quarto.yml: then `quarto render` or `quarto preview` there renders the paper.
-    The project's root is the folder of refracture.yml (else this folder); report/
-    and figures/ are replaced whole, and only when empty or written by refracture.
+    The project's root is the folder of refracture.yml (else this folder).
+    report/assets/ and figures/ are replaced only when empty or written by
+    refracture; in report/ the two .qmd are written only when absent or unchanged
+    since refracture wrote them, and your other files there are left alone.
     """
     from rich.console import Console
 
@@ -551,7 +568,145 @@ def sources(
         progress=lambda label: console.print(f"• {label}"),
     )
     shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in written)
-    typer.echo(f"Wrote {shown}: run quarto render (or quarto preview) in {root}.")
+    where = os.path.relpath(root.resolve(), Path.cwd().resolve())
+    there = "here" if where == "." else f"in {where}"
+    typer.echo(f"Wrote {shown}: run quarto render (or quarto preview) {there}.")
+
+
+@app.command()
+def preview(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            help="Port on 127.0.0.1 (default: 4848, or the next free one; a port given "
+            "here must be free; 0 lets the system pick).",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open the paper in the web browser.")
+    ] = False,
+    render_on_exit: Annotated[
+        bool,
+        typer.Option(
+            "--render-on-exit/--no-render-on-exit",
+            help="On Ctrl-C, build every format (PDF and DOCX too) before stopping.",
+        ),
+    ] = True,
+    data: ProjectDataOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Build folder (default: refracture.yml's, else _manuscript)."),
+    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Serve the paper at http://127.0.0.1:PORT/ and rebuild it as you edit.
+
+    Watches the data, refracture.yml, the project's templates and bibliography;
+    after each change rebuilds the HTML and reloads the page. An error shows in the
+    page above the last good paper. PDF and DOCX are built by the page's "Render PDF
+    and DOCX" button and on Ctrl-C (unless --no-render-on-exit). Loopback only.
+    """
+    import webbrowser
+
+    from refracture.workflows.preview import DEFAULT_PORT, Preview, display
+
+    session = Preview(
+        load_config=lambda: _load_config(config, overrides or [], None),
+        config_file=config if config is not None else Path("refracture.yml"),
+        data=data,
+        out=out,
+        port=DEFAULT_PORT if port is None else port,
+        strict_port=port is not None,
+        say=_err,
+    )
+    with session:
+        if port is None and session.server.port != DEFAULT_PORT:
+            _err(f"Port {DEFAULT_PORT} is in use (another preview?), so this one takes the next.")
+        _err(f"Previewing the paper at {session.url} (on this computer only)")
+        _err("Watching: " + ", ".join(display(p) for p in session.watched))
+        _err("Ctrl-C stops" + (", after building the PDF and DOCX." if render_on_exit else "."))
+        if not no_browser:
+            webbrowser.open(session.url)
+        try:
+            session.wait()
+        except _Stopped:
+            _err("Stopping.")
+    if not render_on_exit:
+        _err("Not rendered on exit (--no-render-on-exit): refracture build makes PDF and DOCX.")
+        return
+    _err("Building HTML, PDF and DOCX before stopping (Ctrl-C again stops at once)…")
+    outcome = session.render_final()
+    done = "was up to date" if outcome.up_to_date else "is built"
+    _err(f"{display(outcome.out)} {done}: the paper in every format.")
+
+
+@app.command()
+def submit(
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            help="Journal profile (default: manuscript.journal of refracture.yml, else spine; "
+            "shipped: generic, spine; add one as journals/NAME.yml in your templates).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Submission folder (default: _submission beside the build)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any check has a finding.")
+    ] = False,
+    data: ProjectDataOpt = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="auto, quarto or embedded (for the build).")
+    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Build the paper, then write the submission folder and its zip for a journal.
+
+    The folder holds manuscript.docx and .pdf, each figure as its own file in the
+    journal's format, width and resolution, the supplement, the STROBE checklist
+    with the page of each item, a draft cover letter and submission-check.md (every
+    limit of the journal's profile, pass or a finding); JOURNAL-submission.zip holds
+    the files to upload. A build that is up to date is not rebuilt.
+    """
+    from rich.console import Console
+
+    from refracture.workflows.submit import CHECK_FILE
+    from refracture.workflows.submit import submit as run
+
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    console = Console(stderr=True, highlight=False)
+    outcome = run(
+        data,
+        cfg,
+        journal=journal,
+        out=out,
+        engine=engine,
+        progress=lambda label: console.print(f"• {label}"),
+        check_templates=_template_check(cfg),
+    )
+    typer.echo(f"Wrote the submission for {outcome.journal} to {outcome.folder}:")
+    typer.echo(f"  {outcome.zip.name} (the files to upload) and {CHECK_FILE}")
+    for c in outcome.checks:
+        typer.echo(f"  {c.result:<8} {c.what}: {c.value} [{c.limit}]")
+    if outcome.findings:
+        n = len(outcome.findings)
+        typer.echo(f"{n} finding{'s' if n != 1 else ''}:")
+        for f in outcome.findings:
+            typer.echo(f"  - {f}")
+    else:
+        typer.echo("No findings.")
+    if strict and outcome.findings:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
@@ -658,17 +813,10 @@ def main() -> None:
         _err(f"{word}: nothing of an earlier build was changed.")
         sys.exit(128 + stop.signum)
     except RefractureError as exc:
-        from refracture.errors import DataValidationError
-
-        if isinstance(exc, DataValidationError):
-            _err(exc.report.render())
-        _err(f"error: {exc}")
+        _err(describe(exc))  # the words refracture preview shows in its page too
         sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get("REFRACTURE_DEBUG"):
             raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in refracture; set REFRACTURE_DEBUG=1 to see the traceback."
-        )
+        _err(describe(exc))
         sys.exit(EXIT_INTERNAL)

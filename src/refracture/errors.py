@@ -116,3 +116,16 @@ class OutputError(RefractureError):
     never replaced; a read-only or full disk is reported, nothing is lost)."""
 
     exit_code = EXIT_INVALID
+
+
+def describe(exc: BaseException) -> str:
+    """The message the command line prints for ``exc``, word for word (``refracture
+    preview`` shows the same text in its page, so the two cannot drift): a data
+    error's full report, then ``error: MESSAGE``; an unexpected exception as a bug."""
+    if isinstance(exc, RefractureError):
+        lines = [exc.report.render()] if isinstance(exc, DataValidationError) else []
+        return "\n".join([*lines, f"error: {exc}"])
+    return (
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in refracture; set REFRACTURE_DEBUG=1 to see the traceback."
+    )

@@ -460,3 +460,17 @@ def test_nobody_left_is_an_error(example_cohort: Cohort) -> None:
             example_cohort.levels,
             _cohort("cohort.exclusions.min_followup_months=1000"),
         )
+
+
+def test_the_journal_is_one_with_a_profile(tmp_path: Path) -> None:
+    assert load_config(SHIPPED).manuscript.journal == "spine"  # the study's target journal
+    assert load_config(None).manuscript.journal == "spine"
+    message = _error(SHIPPED, ["manuscript.journal=nature"])
+    assert message == (
+        "--set manuscript.journal: must be a journal with a profile: generic, spine (got 'nature')"
+    )
+    # a profile of the project's templates is a journal too
+    (tmp_path / "templates" / "journals").mkdir(parents=True)
+    (tmp_path / "templates" / "journals" / "ours.yml").write_text("name: Ours\n")
+    path = _write(tmp_path, "manuscript:\n  templates: templates\n  journal: ours\n")
+    assert load_config(path).manuscript.journal == "ours"

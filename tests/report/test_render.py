@@ -1,8 +1,8 @@
 """Templates → .qmd: strict context, inert data text, golden snapshots of the example.
 
-The golden files are the repository's ``report/manuscript.qmd`` and
-``report/supplementary.qmd``: the example cohort's generated sources, readable
-in the repository. Regenerate them after an intended change with
+The golden files are ``tests/report/golden/manuscript.qmd`` and
+``supplementary.qmd``: the example cohort's generated sources with the software
+versions fixed, readable in the repository. Regenerate them after an intended change with
 ``REFRACTURE_UPDATE_GOLDEN=1 python -m pytest tests/report/test_render.py``.
 """
 
@@ -23,7 +23,7 @@ from refracture.report.render import md_escape, render_documents, template_envir
 from refracture.report.sources import ANALYSIS_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = ROOT / "report"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 # Versions are fixed here so the snapshot does not change with the installed libraries.
 SOFTWARE = {k: "0.0" for k in ("python", "refracture", *ANALYSIS_PACKAGES)} | {
     "renderer": "the embedded engine (pandoc 0.0, typst 0.0)"

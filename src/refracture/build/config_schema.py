@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    ValidationInfo,
     create_model,
     model_validator,
 )
@@ -33,6 +34,7 @@ from pydantic_core import PydanticCustomError
 from refracture.analysis.settings import COVARIATE_LABELS, AnalysisSettings
 from refracture.report.context import ManuscriptMeta
 from refracture.report.engine import ENGINES, FORMATS, STYLES
+from refracture.report.journal import available_journals
 
 MAX_CUTOFFS = 200
 VARIANT_NAME = re.compile(r"[a-z0-9_-]{1,40}")
@@ -149,6 +151,14 @@ def _email(v: str) -> str:
     return v
 
 
+def _journal(v: str, info: ValidationInfo) -> str:
+    """A journal with a profile, shipped or in the project's templates (``journals/``)."""
+    known = available_journals((info.data or {}).get("templates"))
+    if v not in known:
+        raise _fail("journal", f"must be a journal with a profile: {', '.join(known)}")
+    return v
+
+
 def _canonical_formats(v: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in v)
 
@@ -218,6 +228,9 @@ class ManuscriptSection(_Model):
     """The project's templates: each file overrides the shipped one of the same path."""
     bibliography: Annotated[Path, BeforeValidator(_path), AfterValidator(_file)] | None = None
     """The project's BibTeX file, used instead of the shipped references."""
+    journal: Annotated[str, Strict(), AfterValidator(_journal)] = "spine"
+    """The journal profile ``refracture submit`` checks against (after ``templates``, whose
+    ``journals/`` folder may add profiles)."""
 
 
 class CutoffGrid(_Model):

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from refracture.analysis.results import Results
     from refracture.build.config import Config
+    from refracture.build.stages import StageCache, Stages
     from refracture.figures.build import FigureWorkers
 
 __all__ = ["BuildOutcome", "build", "stage_names"]
@@ -49,6 +51,12 @@ class BuildOutcome:
     warnings: tuple[str, ...]
     engine: str = ""
     up_to_date: bool = False
+    ran: tuple[str, ...] = ()
+    """The stages this build ran: ``analyses``, ``figure:STEM``, ``render:FILE``, ``guard:FILE``."""
+    reused: tuple[str, ...] = ()
+    """The stages whose outputs it reused, their inputs being unchanged."""
+    stamp: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What the build stamp was computed from (data, options, authored) and its hash."""
 
 
 def _config_hash(config: Config | None) -> str | None:
@@ -98,6 +106,7 @@ def build(
     figure_workers: int | None = None,
     check_templates: Callable[[Any], None] | None = None,
     sources_only: bool = False,
+    cache: StageCache | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -110,6 +119,9 @@ def build(
     have templates of their own, so a typed number or an unknown value fails the
     build with its file and line. ``sources_only`` writes the Quarto project
     (sources, assets, figures, tables, results) without rendering any document.
+    Every stage whose inputs are unchanged since the build in ``out`` is reused
+    from it (:mod:`refracture.build.stages`); ``cache`` keeps the analyses in
+    memory across the builds of one process (``refracture preview``).
     """
     from refracture.build.folders import check_destination, claim
     from refracture.build.stamp import build_stamp, is_up_to_date
@@ -127,8 +139,14 @@ def build(
             "config": _config_hash(config),
         }
         stamp = build_stamp(data, options, authored_inputs(config))
+        made_from = {
+            "data": data,
+            "options": options,
+            "authored": authored_inputs(config),
+            "hash": stamp["hash"],
+        }
         if not force and is_up_to_date(out, stamp):
-            return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True)
+            return BuildOutcome(out=out, files=(), warnings=(), up_to_date=True, stamp=made_from)
 
         from refracture.common.dates import build_epoch
         from refracture.errors import ConfigError
@@ -144,8 +162,15 @@ def build(
             raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
         epoch = build_epoch()
         renderer = choose_engine(engine, epoch)
+        from refracture.build.stages import Previous
         from refracture.figures.build import FigureWorkers
 
+        previous = None if force else Previous.read(out)  # --force: every stage anew
+        unchanged = previous is not None and previous.keys.get("analyses") == analyses_key(
+            stamp, config
+        )
+        if figure_workers is None and unchanged:
+            figure_workers = 0  # unchanged analyses: few figures, if any, to draw
         # figure workers start now: their imports overlap with the analyses
         plan = _Plan(
             data,
@@ -161,7 +186,8 @@ def build(
             check_templates,
         )
         with FigureWorkers(figure_workers) as figures:
-            return _run(plan, figures, say)
+            outcome = _run(plan, figures, say, None if force else cache, reuse=not force)
+        return dataclasses.replace(outcome, stamp=made_from)
 
 
 def authored_inputs(config: Config | None) -> tuple[Path, ...]:
@@ -248,19 +274,41 @@ def machine_paths(plan: _Plan) -> dict[str, str]:
     return paths
 
 
-def analyse(
-    data: Path | None,
-    config: Config | None,
-    renderer_description: str,
-    epoch: int,
-    say: Progress | None = None,
-):
-    """Load, filter and derive the cohort and run every analysis, with the provenance.
+@dataclass(frozen=True)
+class Analysed:
+    """The analyses stage's output: aggregate results and what later stages need to
+    know of the data (never a patient-level row or identifier), so it can be kept
+    between builds (:mod:`refracture.build.stages`)."""
 
-    Returns ``(cohort, results)``: the stages of a build before anything is written
-    (also what ``refracture context`` shows the values of).
-    """
-    from refracture import __version__
+    results: Results
+    inputs: list[dict[str, Any]]
+    filtered: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def analyses_key(stamp: dict, config: Config | None) -> str:
+    """The analyses' key: the data, the analysis settings and cohort filters, the code."""
+    from refracture.build.stages import key
+
+    parts = stamp["parts"]
+    portable = config.portable() if config is not None else {}
+    return key(
+        "analyses",
+        parts["data"],
+        parts["refracture"],
+        parts["environment"],
+        portable.get("analysis"),
+        portable.get("cohort"),
+    )
+
+
+def run_analyses_stage(
+    data: Path | None, config: Config | None, say: Progress | None = None
+) -> tuple[Analysed, list[str]]:
+    """Load, filter and derive the cohort and run every analysis.
+
+    Returns the :class:`Analysed` stage output and the patient identifiers of the
+    data (all patients, before any filter: the identifier guard looks for each)."""
     from refracture.data.example import example_path
 
     say = say or (lambda _label: None)
@@ -271,12 +319,20 @@ def analyse(
     from refracture.data.validate import load_cohort  # pandas and pandera: the first heavy import
 
     cohort = load_cohort(source)
+    identifiers = cohort.patients["patient_id"].astype(str).tolist()
+    from refracture.build.provenance import input_files
+
+    inputs = input_files(cohort)
     filtered: list[str] = []
     if config is not None:
         from refracture.build.cohort_filters import apply_cohort_filters
 
         patients, levels, filtered = apply_cohort_filters(cohort.patients, cohort.levels, config)
         cohort = dataclasses.replace(cohort, patients=patients, levels=levels)
+        inputs = [
+            {**entry, "rows": len(patients if entry["table"] == "patients" else levels)}
+            for entry in inputs
+        ]
 
     say(labels["derive"])
     from refracture.data.derive import derive
@@ -286,24 +342,57 @@ def analyse(
     say(labels["analyse"])
     from refracture.analysis.results import run_analyses
     from refracture.analysis.settings import AnalysisSettings
-    from refracture.build.provenance import provenance
-    from refracture.report.sources import software_versions
 
     settings = config.analysis_settings() if config is not None else AnalysisSettings()
     results = run_analyses(
         derived, settings, progress=lambda label: say(f"{labels['analyse']}: {label}")
     )
-    results.meta["data"] = "built-in example cohort" if data is None else Path(source).name
-    results.meta["refracture_version"] = __version__
+    warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)
+    return Analysed(results, inputs, tuple(filtered), warnings), identifiers
+
+
+def with_meta(
+    analysed: Analysed,
+    data: Path | None,
+    config: Config | None,
+    renderer_description: str,
+    epoch: int,
+) -> Results:
+    """The analyses' results with this build's facts (data, versions, provenance)."""
+    from refracture import __version__
+    from refracture.analysis.results import Results
+    from refracture.analysis.settings import AnalysisSettings
+    from refracture.build.provenance import provenance
+    from refracture.data.example import example_path
+    from refracture.report.sources import software_versions
+
+    source = data if data is not None else example_path()
+    meta = dict(analysed.results.meta)
+    meta["data"] = "built-in example cohort" if data is None else Path(source).name
+    meta["refracture_version"] = __version__
+    settings = config.analysis_settings() if config is not None else AnalysisSettings()
     software = software_versions(renderer_description)
-    results.meta["provenance"] = provenance(cohort, settings, software, epoch)
+    meta["provenance"] = provenance(list(analysed.inputs), settings, software, epoch)
     if config is not None:
-        results.meta["provenance"]["config"] = config.portable()
-    if filtered:
-        results.meta["cohort_filters"] = filtered
+        meta["provenance"]["config"] = config.portable()
+    if analysed.filtered:
+        meta["cohort_filters"] = list(analysed.filtered)
     if config is not None and authored_inputs(config):
-        results.meta["provenance"]["authored"] = _authored_record(config)
-    return cohort, results
+        meta["provenance"]["authored"] = _authored_record(config)
+    return Results(analyses=analysed.results.analyses, meta=meta)
+
+
+def analyse(
+    data: Path | None,
+    config: Config | None,
+    renderer_description: str,
+    epoch: int,
+    say: Progress | None = None,
+):
+    """Run the stages of a build before anything is written (what ``refracture
+    context`` shows the values of). Returns ``(identifiers, results)``."""
+    analysed, identifiers = run_analyses_stage(data, config, say)
+    return identifiers, with_meta(analysed, data, config, renderer_description, epoch)
 
 
 def manuscript_meta(config: Config | None, data: Path | None):
@@ -311,14 +400,134 @@ def manuscript_meta(config: Config | None, data: Path | None):
     return _meta(config, data)
 
 
-def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
+def _analyses(plan: _Plan, stages: Stages, cache: StageCache | None, say: Progress):
+    """The analyses stage: from memory, from the verified cache, or computed.
+
+    Returns ``(analysed, identifiers, pickle_sha256)``; identifiers are read again
+    from the data when the analyses are reused from disk (no cache holds them)."""
+    from refracture.build.stages import load_analyses, store_analyses
+
+    k = analyses_key(plan.stamp, plan.config)
+    stages.keys["analyses"] = k
+    hit = cache.get(k) if cache is not None else None
+    if hit is not None:
+        stages.reused.append("analyses")
+        return hit
+    previous = stages.previous
+    if previous is not None and previous.keys.get("analyses") == k:
+        sha = previous.cached.get("analyses")
+        analysed = load_analyses(k, sha)
+        if analysed is not None:
+            stages.reused.append("analyses")
+            say(dict(_STAGES)["load"] + " (unchanged: the analyses are reused)")
+            from refracture.data.example import example_path
+            from refracture.data.load import read_raw
+
+            raw = read_raw(plan.data if plan.data is not None else example_path())
+            identifiers = raw.patients["patient_id"].astype(str).tolist()
+            found = (analysed, identifiers, sha)
+            if cache is not None:
+                cache.put(k, found)
+            return found
+    stages.ran.append("analyses")
+    analysed, identifiers = run_analyses_stage(plan.data, plan.config, say)
+    found = (analysed, identifiers, store_analyses(k, analysed))
+    if cache is not None:
+        cache.put(k, found)
+    return found
+
+
+def _figures(plan: _Plan, results: Results, stages: Stages, figures: FigureWorkers, tmp: Path):
+    """Reuse each figure whose results are unchanged; hand the others to the workers."""
+    from refracture.build.stages import key
+    from refracture.figures.build import figure_jobs
+    from refracture.figures.style import FORMATS
+
+    wanted = set()
+    for stem, (plot, args, kwargs) in figure_jobs(results).items():
+        drawn = [r.to_dict() if hasattr(r, "to_dict") else r for r in args]
+        options = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in kwargs.items()}
+        k = key("figure", stem, plot, drawn, options, plan.epoch, plan.stamp["parts"]["refracture"])
+        files = [f"figures/{stem}.{fmt}" for fmt in FORMATS]
+        if not stages.reuse(f"figure:{stem}", k, files, tmp):
+            wanted.add(stem)
+    if wanted:
+        figures.submit(results, tmp / "figures", epoch=plan.epoch, only=wanted)
+
+
+def _render(plan: _Plan, stages: Stages, tmp: Path, say: Progress) -> None:
+    """Render each document in each format unless its sources are unchanged."""
+    from refracture.build.stages import key, tree_digest
+    from refracture.report.engine import FORMATS, render_all
+
+    renderer, labels = plan.renderer, dict(_STAGES)
+    shared = key(
+        tree_digest(tmp / "report" / "assets", tmp),
+        tree_digest(tmp / "figures", tmp),
+        (tmp / "_quarto.yml").read_bytes(),
+        renderer.description,
+        plan.style,
+        plan.epoch,
+        plan.stamp["parts"]["refracture"],
+        plan.stamp["parts"]["environment"],
+    )
+    for doc in ("manuscript", "supplementary"):
+        source = (tmp / "report" / f"{doc}.qmd").read_bytes()
+        todo = []
+        for fmt in plan.formats:
+            name = f"{doc}{FORMATS[fmt]}"
+            if not stages.reuse(f"render:{name}", key("render", shared, source, fmt), [name], tmp):
+                todo.append(fmt)
+        if todo:
+            render_all(
+                renderer,
+                tmp,
+                (doc,),
+                todo,
+                plan.style,
+                progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
+            )
+
+
+def _guard(plan: _Plan, stages: Stages, guard, tmp: Path) -> None:
+    """Check every output the guard has not found clean before with these bytes,
+    identifiers and paths (a hit fails the build: nothing is published)."""
+    import hashlib
+
+    from refracture.build.stages import key, load_verdicts, save_verdicts
+
+    context = key(stages.keys["analyses"], sorted(guard.paths))
+    verdicts = load_verdicts() if stages.previous is not None else set()
+    skip, new = set(), []
+    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        rel = path.relative_to(tmp).as_posix()
+        k = key("guard", context, rel, hashlib.sha256(path.read_bytes()).hexdigest())
+        if stages.checked(f"guard:{rel}", k, verdicts):
+            skip.add(rel)
+        else:
+            new.append(k)
+    guard.check(tmp, skip=skip)
+    save_verdicts(new)
+
+
+def _run(
+    plan: _Plan,
+    figures: FigureWorkers,
+    say: Progress,
+    cache: StageCache | None = None,
+    *,
+    reuse: bool = True,
+) -> BuildOutcome:
+    from refracture.build.stages import Previous, Stages, file_hashes
     from refracture.build.stamp import write_stamp
     from refracture.report.sources import software_versions
 
-    data, out, formats, style, config = plan.data, plan.out, plan.formats, plan.style, plan.config
+    out, formats, style, config = plan.out, plan.formats, plan.style, plan.config
     renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
     labels = dict(_STAGES)
-    cohort, results = analyse(data, config, renderer.description, epoch, say)
+    stages = Stages(Previous.read(out) if reuse else None)
+    analysed, identifiers, analyses_sha = _analyses(plan, stages, cache, say)
+    results = with_meta(analysed, plan.data, config, renderer.description, epoch)
     software = software_versions(renderer.description)
     if plan.check_templates is not None:
         plan.check_templates(results)
@@ -326,7 +535,7 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
     from refracture.build.folders import staged_output
 
     with staged_output(out, plan.inputs) as tmp:
-        figures.submit(results, tmp / "figures", epoch=epoch)  # drawn while the sources are written
+        _figures(plan, results, stages, figures, tmp)  # drawn while the sources are written
         say(labels["write"])
         results.write(tmp)
         say(f"{labels['sources']} ({renderer.reason})")
@@ -344,33 +553,32 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
             tmp,
             style=style,
             software=software,
-            meta=_meta(config, data),
+            meta=_meta(config, plan.data),
             changes=changes,
             templates=manuscript.templates if manuscript else None,
             bibliography=manuscript.bibliography if manuscript else None,
+            reuse=lambda name, k: stages.reuse(f"file:{name}", k, [name], tmp),
         )
-        from refracture.report.engine import render_all
         from refracture.report.guard import Guard, unchecked_identifiers
 
         say(labels["figures"])
         # the main process would only wait here: it prepares the identifier guard
-        identifiers = cohort.patients["patient_id"].astype(str).tolist()
         guard = Guard(identifiers, machine_paths(plan))
         figures.wait()
         if formats:
-            render_all(
-                renderer,
-                tmp,
-                ("manuscript", "supplementary"),
-                formats,
-                style,
-                progress=lambda label: say(f"{labels['render']} with {renderer.name}: {label}"),
-            )
+            _render(plan, stages, tmp, say)
         say(labels["guard"])
-        guard.check(tmp)  # a hit fails the build: nothing is published
+        _guard(plan, stages, guard, tmp)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
-        write_stamp(tmp, stamp, files)
-    warnings = tuple(f"{w.file}: {w.rule}" for w in cohort.warnings)
+        write_stamp(
+            tmp,
+            stamp,
+            files,
+            stages=stages.keys,
+            sha256=file_hashes(tmp, files),
+            cached={"analyses": analyses_sha} if analyses_sha else {},
+        )
+    warnings = analysed.warnings
     short = unchecked_identifiers(identifiers)
     if short:
         warnings += (
@@ -378,4 +586,11 @@ def _run(plan: _Plan, figures: FigureWorkers, say: Progress) -> BuildOutcome:
             "told apart from numbers in the text, so the outputs could not be checked for "
             "them; use longer pseudonymous study ids",
         )
-    return BuildOutcome(out=out, files=files, warnings=warnings, engine=renderer.description)
+    return BuildOutcome(
+        out=out,
+        files=files,
+        warnings=warnings,
+        engine=renderer.description,
+        ran=tuple(stages.ran),
+        reused=tuple(stages.reused),
+    )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from refracture.analysis.settings import AnalysisSettings
     from refracture.data.validate import Cohort
 
-__all__ = ["file_sha256", "git_commit", "provenance"]
+__all__ = ["file_sha256", "git_commit", "input_files", "provenance"]
 
 
 def file_sha256(path: Path) -> str:
@@ -68,23 +68,17 @@ def _settings(settings: AnalysisSettings) -> dict[str, Any]:
     return out
 
 
-def provenance(
-    cohort: Cohort,
-    settings: AnalysisSettings,
-    software: dict[str, str],
-    epoch: int,
-    project: Path | None = None,
-) -> dict[str, Any]:
-    """The provenance record of one build (JSON-ready, stable key order)."""
+def input_files(cohort: Cohort) -> list[dict[str, Any]]:
+    """Each input table's file name, row count and SHA-256 (the provenance's ``inputs``)."""
     src = cohort.source
-    files = []
+    files: list[dict[str, Any]] = []
     seen: set[Path] = set()
     for table, path, label in (
         ("patients", src.patients_path, src.patients_file),
         ("levels", src.levels_path, src.levels_file),
     ):
         rows = len(getattr(cohort, table))
-        entry = {"table": table, "file": label, "rows": rows}
+        entry: dict[str, Any] = {"table": table, "file": label, "rows": rows}
         if path.is_file():
             entry["sha256"] = file_sha256(path) if path not in seen else files[0]["sha256"]
             seen.add(path)
@@ -94,6 +88,21 @@ def provenance(
         if path.is_file():
             extra["sha256"] = file_sha256(path)
         files.append(extra)
+    return files
+
+
+def provenance(
+    cohort: Cohort | list[dict[str, Any]],
+    settings: AnalysisSettings,
+    software: dict[str, str],
+    epoch: int,
+    project: Path | None = None,
+) -> dict[str, Any]:
+    """The provenance record of one build (JSON-ready, stable key order).
+
+    ``cohort`` is the loaded cohort, or its :func:`input_files` computed earlier
+    (a rebuild that reuses the analyses does not load the data again)."""
+    files = cohort if isinstance(cohort, list) else input_files(cohort)
     date = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
     return {
         "inputs": files,

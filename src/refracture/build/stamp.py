@@ -112,8 +112,11 @@ def is_up_to_date(out: Path, stamp: Mapping[str, object]) -> bool:
     return all((Path(out) / f).is_file() for f in old["files"])
 
 
-def write_stamp(folder: Path, stamp: Mapping[str, object], files: Iterable[str]) -> Path:
-    """Record the stamp and the files the build made (checked again by is_up_to_date)."""
+def write_stamp(
+    folder: Path, stamp: Mapping[str, object], files: Iterable[str], **fields: object
+) -> Path:
+    """Record the stamp and the files the build made (checked again by is_up_to_date),
+    with ``fields`` such as each stage's key (:mod:`refracture.build.stages`)."""
     from refracture.build.folders import write_record
 
-    return write_record(folder, files, **stamp)
+    return write_record(folder, files, **stamp, **fields)

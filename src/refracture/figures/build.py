@@ -145,14 +145,20 @@ class FigureWorkers:
             for _ in range(self.workers)
         ]
 
-    def submit(self, results: Results, folder: Path, *, epoch: int) -> None:
+    def submit(
+        self, results: Results, folder: Path, *, epoch: int, only: set[str] | None = None
+    ) -> None:
+        """Start drawing every figure (or those of ``only``, by stem) into ``folder``."""
         import pickle
 
         folder.mkdir(parents=True, exist_ok=True)
         jobs = [
             (stem, plot, args, kwargs, folder, epoch)
             for stem, (plot, args, kwargs) in figure_jobs(results).items()
+            if only is None or stem in only
         ]
+        if not jobs:
+            return
         if not self._procs:
             for job in jobs:
                 self._done += draw_one(*job)
@@ -182,6 +188,9 @@ class FigureWorkers:
         from refracture.errors import RenderError
 
         paths = list(self._done)
+        if not self._threads:  # nothing was submitted to the workers: end them
+            self.close()
+            return _in_order(paths)
         for thread in self._threads:
             thread.join()
         procs, self._procs, self._threads = self._procs, [], []

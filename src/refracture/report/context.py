@@ -147,6 +147,24 @@ def _has_data(results: Results, variable: str) -> bool:
     return bool((t.loc[t["variable"] == variable, "n"] > 0).any())
 
 
+def _missing(results: Results, f: Formatter) -> list[str]:
+    """Each patient characteristic with missing values: "body mass index (1 patient)".
+
+    Only characteristics the data hold (some patient has a value) and that some
+    patient lacks; Table 1 summarises each over the patients with a value."""
+    t = results["table1"].table
+    out = []
+    for _, row in t.drop_duplicates("variable").iterrows():
+        missing = row.get("missing")
+        if row["kind"] == "count" or not _finite(missing) or missing <= 0 or row["n"] <= 0:
+            continue
+        v = str(row["variable"])
+        what = RECORDED.get(v) or PHRASES.get(v) or str(row["label"])
+        n = _count(missing)
+        out.append(f"{what} ({f.count(n)} patient{'' if n == 1 else 's'})")
+    return out
+
+
 def _cohort(results: Results, f: Formatter) -> dict[str, Any]:
     res = results["cohort"]
 
@@ -195,6 +213,7 @@ def _cohort(results: Results, f: Formatter) -> dict[str, Any]:
         "adjacent_minority": _finite(adjacent["percent"]) and adjacent["percent"] < 50,
         "recorded": _join([p for v, p in RECORDED.items() if _has_data(results, v)]),
         "leakage_recorded": _has_data(results, "cement_leakage_any"),
+        "missing": _missing(results, f),
     }
 
 

@@ -156,6 +156,10 @@ NAMES: dict[str, str] = {
     "cohort.adjacent_minority": "True when fewer than half of them were adjacent",
     "cohort.recorded": "The patient characteristics the data hold, as an English list",
     "cohort.leakage_recorded": "True when cement leakage was recorded",
+    "cohort.missing": (
+        "Patient characteristics some patients lack, each with that number of patients "
+        "(“body mass index (1 patient)”; a list, empty when nothing is missing)"
+    ),
     # ---- level-specific T-score
     "tscore.state": "“both” (fractured and intact levels), “empty”, “none_fractured” or "
     "“all_fractured”",

@@ -335,6 +335,21 @@ $supplementary. The manuscript names a supplementary table in words:
 A figure: type its label, `@fig-roc`. The manuscript's figures: $figures.
 The supplement's: $supplementary_figures.
 
+## Saying which STROBE item a paragraph reports
+
+`refracture submit` writes the STROBE checklist (case-control studies) with the
+section and the pages of the submitted PDF where each item is reported. A
+paragraph says which items it reports with a comment in it, on a line of its own:
+
+    Missing values were not imputed: …
+    <!-- strobe: 12c -->
+
+The comment prints in no document and counts no word. It is found in the
+rendered manuscript, so a paragraph left out by its condition (or deleted) takes
+its items with it; an item that no paragraph names is "not reported", a finding of
+`submission-check.md`. The items and their numbers are in
+`templates/reporting/strobe-case-control.yml`.
+
 ## How lint protects you
 
 `refracture lint` (and every build with your templates) reads each template

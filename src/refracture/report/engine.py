@@ -43,6 +43,10 @@ def _embedded(reason: str, epoch: int) -> Engine:
         return embedded.render(project, document, fmt, style=style, source_date_epoch=epoch)
 
     def render_many(project: Path, documents, formats, style: str):
+        documents, formats = list(documents), list(formats)
+        if len(documents) == 1 and len(formats) == 1:  # one pandoc run, not a read and a write
+            path = render(project, documents[0], formats[0], style)
+            return {(documents[0], formats[0]): path}
         return embedded.render_all(
             project, documents, formats, style=style, source_date_epoch=epoch
         )

@@ -549,11 +549,12 @@ class Guard:
             )
             self.path_pattern = re.compile(rf"(?<![A-Za-z0-9+])(?:{alternation})(?![A-Za-z0-9+])")
 
-    def _scan(self, folder: Path) -> _Scanner:
+    def _scan(self, folder: Path, skip: frozenset[str] = frozenset()) -> _Scanner:
         scanner = _Scanner(Path(folder), self.identifiers, self)
         if self.identifiers or self.paths:
             for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-                scanner.scan(path)
+                if path.relative_to(folder).as_posix() not in skip:
+                    scanner.scan(path)
         return scanner
 
     def scan(self, folder: Path) -> list[Leak]:
@@ -562,10 +563,11 @@ class Guard:
             return []
         return sorted(self._scan(folder).leaks)
 
-    def check(self, folder: Path) -> None:
+    def check(self, folder: Path, skip: Iterable[str] = ()) -> None:
         """Raise :class:`IdentifierLeakError` (identifiers masked) on any identifier, and
-        :class:`MachinePathError` on any path of this machine."""
-        scanner = self._scan(folder)
+        :class:`MachinePathError` on any path of this machine. ``skip``: files (relative
+        to ``folder``) already checked with exactly these bytes, identifiers and paths."""
+        scanner = self._scan(folder, frozenset(skip))
         if scanner.leaks:
             raise IdentifierLeakError.from_leaks(scanner.leaks)
         if scanner.path_hits:

@@ -18,9 +18,18 @@ from typing import Any
 
 from markupsafe import Markup
 
+from refracture.common.cache import cache_dir
 from refracture.report.assets import templates_dir
 
-__all__ = ["DOCUMENTS", "md_escape", "render_documents", "template_environment", "word_count"]
+__all__ = [
+    "DOCUMENTS",
+    "main_sections",
+    "md_escape",
+    "render_documents",
+    "template_environment",
+    "word_count",
+    "word_counts",
+]
 
 DOCUMENTS: tuple[str, ...] = ("manuscript", "supplementary")
 
@@ -79,17 +88,6 @@ _SYNTAX: dict[str, Any] = {
     "trim_blocks": True,
     "lstrip_blocks": True,
 }
-
-
-def cache_dir() -> Path:
-    """refracture's cache: ``REFRACTURE_CACHE_DIR``, else the user cache folder."""
-    import os
-
-    explicit = os.environ.get("REFRACTURE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "refracture"
 
 
 def _bytecode_cache():
@@ -177,8 +175,9 @@ _WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u2212][\w\u2212.,\u2013%/'’-]*")
 
 
 def word_count(markdown: str) -> int:
-    """Words of rendered prose: headings, citations and Markdown syntax excluded."""
-    text = re.sub(r"\[(-?@[^\]]+)\]", " ", markdown)  # [@key; @key]
+    """Words of rendered prose: headings, citations, comments and Markdown syntax excluded."""
+    text = re.sub(r"<!--.*?-->", " ", markdown, flags=re.S)  # reporting tags, notes
+    text = re.sub(r"\[(-?@[^\]]+)\]", " ", text)  # [@key; @key]
     text = re.sub(r"@(fig|tbl)-[\w-]+", "Figure 1", text)  # a cross-reference reads as 2 words
     text = re.sub(r"^#.*$", " ", text, flags=re.M)  # headings
     text = re.sub(r"\{[^}]*\}", " ", text)  # attributes
@@ -256,12 +255,25 @@ def _shown(path: Path, templates: Path | None) -> str:
     return str(path)
 
 
+def main_sections(ctx: dict[str, Any], templates: Path | None = None) -> dict[str, Markup]:
+    """The abstract and the sections of the main text (introduction to discussion),
+    rendered from the context as the manuscript renders them."""
+    env = template_environment(templates)
+    return {name: _section(env, name, ctx) for name in ("abstract", *MAIN_SECTIONS)}
+
+
+def word_counts(sections: dict[str, Markup]) -> dict[str, int]:
+    """``{"abstract": n, "main": n}`` of :func:`main_sections`: the word counts the
+    title page prints (main: introduction to discussion), by :func:`word_count`."""
+    return {
+        "abstract": word_count(sections["abstract"]),
+        "main": sum(word_count(sections[s]) for s in MAIN_SECTIONS),
+    }
+
+
 def _render(env, ctx: dict[str, Any]) -> dict[str, str]:
     sections = {name: _section(env, name, ctx) for name in ("abstract", *MAIN_SECTIONS)}
-    counts = {
-        "abstract": str(word_count(sections["abstract"])),
-        "main": str(sum(word_count(sections[s]) for s in MAIN_SECTIONS)),
-    }
+    counts = {k: str(v) for k, v in word_counts(sections).items()}
     full = {**ctx, "sections": sections, "word_counts": counts}
     for name in ("key_points", "tables", "figures"):
         full["sections"][name] = _section(env, name, full)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,19 @@ def software_versions(renderer: str) -> dict[str, str]:
     return out
 
 
+def _sheets_key(sheets: dict[str, Table]) -> str:
+    """The content of every sheet (and the workbook writer's version): the workbook's key."""
+    import dataclasses
+    import hashlib
+    import json
+
+    import openpyxl
+
+    content = {name: dataclasses.asdict(t) for name, t in sheets.items()}
+    text = json.dumps([openpyxl.__version__, content], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _table_files(prefix: str, tables: dict[str, dict], folder: Path, sheet: str) -> dict:
     sheets: dict[str, Table] = {}
     for i, entry in enumerate(tables.values(), start=1):
@@ -68,8 +82,13 @@ def write_sources(
     changes: str | None = None,
     templates: Path | None = None,
     bibliography: Path | None = None,
+    reuse: Callable[[str, str], bool] | None = None,
 ) -> list[Path]:
     """Render the templates into ``project`` and write the display tables.
+
+    ``reuse(file, key)`` may put an earlier build's ``file`` in place when it was
+    made from the same ``key`` (the workbook, the slowest file here: see
+    :mod:`refracture.build.stages`); it returns False when the file must be written.
 
     ``templates`` is the authors' folder of templates (each file overrides the
     shipped one of the same path) and ``bibliography`` their BibTeX file, copied as
@@ -98,6 +117,8 @@ def write_sources(
     tables.mkdir(exist_ok=True)
     sheets = _table_files("manuscript", ctx["tables"], tables, "Table ")
     sheets |= _table_files("supplementary", ctx["supplementary_tables"], tables, "Table S")
-    written.append(write_xlsx(sheets, project / "tables.xlsx"))
+    if reuse is None or not reuse("tables.xlsx", _sheets_key(sheets)):
+        write_xlsx(sheets, project / "tables.xlsx")
+    written.append(project / "tables.xlsx")
     asset("references.bib")  # a missing asset fails here, before any render
     return written

@@ -58,6 +58,9 @@ manuscript:
   templates: templates
   # Your references, cited as [@key] in the templates.
   bibliography: references.bib
+  # The journal of `refracture submit`: its profile sets the limits checked and the
+  # figure files made (generic, spine, or your own as templates/journals/NAME.yml).
+  journal: generic
 
 output:
   # The build folder: replaced whole by each build, never anything else.
@@ -86,14 +89,20 @@ study ids.
 """
 
 _GITIGNORE = """\
-# refracture's build folders, their staging folders and locks
+# refracture's build and submission folders, their staging folders and locks
 _manuscript/
 _manuscript-*/
+_submission/
 .*.building-*/
 .*.previous/
 .*.lock
 # the Quarto sources written by refracture sources, and Quarto's own files
-/report/
+# (your own files in report/ are yours to commit)
+/report/manuscript.*
+/report/supplementary.*
+/report/*_files/
+/report/assets/
+/report/.refracture-sources.json
 /figures/
 /_quarto.yml
 .quarto/
@@ -115,9 +124,27 @@ the figures and every result (`results.json`, `tables/`). Open
 `_manuscript/manuscript.html` in a browser to read the paper; a build whose
 inputs did not change is a no-op, so rebuild as often as you like.
 
+    refracture preview           # the paper in your browser, rebuilt as you save
+
+keeps the paper open in your browser while you write: each saved template, data
+or configuration file rebuilds it and the page reloads; an error shows above the
+last good paper until you fix it. Ctrl-C stops it, after building PDF and DOCX.
+
 With Quarto installed, `refracture sources` writes the paper's Quarto project
 here (`report/`, `figures/`, `_quarto.yml`) without rendering it; then
 `quarto preview` or `quarto render` in this folder work as in any Quarto project.
+
+## Submit
+
+    refracture submit --journal spine   # the submission into _submission/
+
+`_submission/` holds what a journal's submission system takes (manuscript,
+figures as separate files, supplement, the STROBE checklist with the page of each
+item, a draft cover letter) and one zip of them, with `submission-check.md`: the
+counts and files against the journal's limits. The journal's profile is
+`refracture.yml`'s `manuscript.journal` (or `--journal`); put your own as
+`templates/journals/NAME.yml`. A paragraph of your templates that reports a
+STROBE item says so with a comment in it, e.g. `<!-- strobe: 12c -->`.
 
 ## Edit
 

@@ -527,7 +527,25 @@ def _reanalyses_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
     return sample_context(json.loads(ctx["_results"].to_json()))
 
 
-OWN_CONTEXT: dict[str, Any] = {"reanalyses.qmd.j2": _reanalyses_context}
+def _submission_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+    from refracture.workflows.submit import sample_context
+
+    return sample_context(dict(ctx))
+
+
+def _submission_table_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+    from refracture.workflows.submit import sample_table_context
+
+    return sample_table_context(dict(ctx))
+
+
+OWN_CONTEXT: dict[str, Any] = {
+    "reanalyses.qmd.j2": _reanalyses_context,
+    "submission/cover-letter.md.j2": _submission_context,
+    "submission/strobe-checklist.md.j2": _submission_context,
+    "submission/submission-check.md.j2": _submission_context,
+    "submission/table.md.j2": _submission_table_context,
+}
 """Templates rendered with a context of their own, and how to make a sample of it."""
 
 
