@@ -33,14 +33,28 @@ calls.append({{"argv": args, "cwd": os.getcwd(), "epoch": os.environ.get("SOURCE
 log.write_text(json.dumps(calls))
 doc = Path(args[1])
 ext = {{"html": ".html", "typst": ".pdf", "docx": ".docx"}}[args[3]]
-doc.with_suffix(ext).write_text("rendered by a fake quarto")
+if ext == ".docx" and not os.environ.get("FAKE_BROKEN_DOCX"):
+    import zipfile
+    with zipfile.ZipFile(doc.with_suffix(ext), "w") as z:
+        z.writestr("word/document.xml", {docx!r})
+else:
+    doc.with_suffix(ext).write_text("rendered by a fake quarto")
 """
+
+# A DOCX with one table of two columns, as small as Word reads it.
+DOCX = (
+    '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    "<w:body><w:tbl><w:tblPr/><w:tblGrid><w:gridCol/><w:gridCol/></w:tblGrid><w:tr>"
+    "<w:tc><w:p><w:r><w:t>Age, years</w:t></w:r></w:p></w:tc>"
+    "<w:tc><w:p><w:r><w:t>71.2 (8.4)</w:t></w:r></w:p></w:tc>"
+    "</w:tr></w:tbl><w:p/></w:body></w:document>"
+)
 
 
 def _fake(tmp_path: Path, version: str = "1.7.32") -> Path:
     path = tmp_path / "bin" / "quarto"
     path.parent.mkdir()
-    path.write_text(FAKE.format(python=sys.executable, version=version))
+    path.write_text(FAKE.format(python=sys.executable, version=version, docx=DOCX))
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
@@ -117,3 +131,38 @@ def test_render_all_drives_quarto_per_document_and_format(tmp_path, monkeypatch)
     ]
     assert {c["cwd"] for c in calls} == {str(project)}
     assert {c["epoch"] for c in calls} == {"1234"}
+
+
+def _quarto_project(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("QUARTO_PATH", str(_fake(tmp_path)))
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.json"))
+    project = tmp_path / "project"
+    (project / "report").mkdir(parents=True)
+    (project / "report" / "manuscript.qmd").write_text("---\ntitle: x\n---\n")
+    return project
+
+
+def test_render_all_lays_out_the_tables_of_every_docx(tmp_path, monkeypatch) -> None:
+    """Quarto's DOCX goes through the same table layout as the embedded engine's."""
+    import zipfile
+
+    from lxml import etree
+
+    from refracture.report.docx_tables import PAGES
+
+    project = _quarto_project(tmp_path, monkeypatch)
+    (made,) = render_all(choose_engine("quarto", 0), project, ("manuscript",), ("docx",), "article")
+    with zipfile.ZipFile(made) as z:
+        root = etree.fromstring(z.read("word/document.xml"))
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    assert root.find(f".//{w}tblLayout").get(f"{w}type") == "fixed"
+    widths = [int(g.get(f"{w}w")) for g in root.iter(f"{w}gridCol")]
+    assert sum(widths) == PAGES["article"].text_width  # the style's page
+    assert int(root.find(f".//{w}pgSz").get(f"{w}w")) == PAGES["article"].width
+
+
+def test_a_docx_that_is_no_word_document_is_a_render_error(tmp_path, monkeypatch) -> None:
+    project = _quarto_project(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_BROKEN_DOCX", "1")
+    with pytest.raises(RenderError, match=r"cannot lay out the tables of manuscript\.docx"):
+        render_all(choose_engine("quarto", 0), project, ("manuscript",), ("docx",), "submission")

@@ -8,6 +8,7 @@ import random
 import re
 import struct
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -179,6 +180,28 @@ def test_docx_run_split_word(tmp_path: Path) -> None:
     doc.add_paragraph("nothing here")
     doc.save(tmp_path / "m.docx")
     assert ("m.docx", "word/document.xml", ID) in places(tmp_path)
+
+
+@pytest.mark.parametrize("identifier", ["PX-000017", "P 000017"])
+def test_docx_table_cell_with_no_break_characters(tmp_path: Path, identifier: str) -> None:
+    """The table layout makes a hyphen Word's no-break hyphen and a space inside a
+    number a no-break space (report/docx_tables.py): the guard still sees the text."""
+    import docx
+
+    from refracture.report.docx_tables import lay_out_docx
+
+    doc = docx.Document()
+    table = doc.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = f"Excluded: {identifier}"
+    table.cell(0, 1).text = identifier
+    doc.save(tmp_path / "plain.docx")
+    data, _ = lay_out_docx((tmp_path / "plain.docx").read_bytes())
+    (tmp_path / "plain.docx").unlink()
+    (tmp_path / "m.docx").write_bytes(data)
+    xml = zipfile.ZipFile(tmp_path / "m.docx").read("word/document.xml").decode("utf-8")
+    assert ("<w:noBreakHyphen/>" in xml) == ("-" in identifier)
+    assert ("P\u00a0000017" in xml) == (" " in identifier)
+    assert ("m.docx", "word/document.xml", identifier) in places(tmp_path, [identifier])
 
 
 def test_docx_core_properties(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ It is pandoc's own default ``reference.docx`` with ``word/styles.xml`` edited:
 Times New Roman 12 pt body text (double spaced for ``submission``, 1.15 for
 ``article``), plain bold headings, black captions, a simple journal table style
 (rules above and below the table and under the header, no vertical lines) and
-a small "Table Note" style. The zip is rewritten with its entries in the same
+a small "Table Note" style; and its page (``word/document.xml``'s section) is
+the PDF's: A4 with the style's margins, which pandoc gives every document it
+writes with it. The zip is rewritten with its entries in the same
 order and fixed timestamps, so the same pandoc gives the same bytes every time.
 """
 
@@ -18,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from refracture.errors import RenderError
+from refracture.report.docx_tables import PAGES, with_page
 
 __all__ = ["reference_docx", "write_reference_docx"]
 
@@ -316,6 +319,8 @@ def reference_docx(pandoc: str, style: str = "submission") -> bytes:
             data = source.read(item.filename)
             if item.filename == "word/styles.xml":
                 data = _edit_styles(data, style)
+            elif item.filename == "word/document.xml":
+                data = with_page(data, PAGES[style])
             info = zipfile.ZipInfo(item.filename, date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 0

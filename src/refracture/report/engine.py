@@ -101,7 +101,8 @@ def render_all(
     """Render ``report/DOC.qmd`` of each document in each format to ``project/DOC.ext``.
 
     The embedded engine reads each document once and runs the writers in
-    parallel; Quarto is called once per document and format.
+    parallel; Quarto is called once per document and format. Every DOCX, whichever
+    engine wrote it, then gets its table layout (:func:`lay_out_tables`).
     """
     say = progress or (lambda _label: None)
     documents, formats = list(documents), list(formats)
@@ -124,5 +125,21 @@ def render_all(
                 raise RenderError(f"{engine.name} reported {path} but did not write it")
             target = project / f"{doc}{FORMATS[fmt]}"
             shutil.move(path, target)
+            if fmt == "docx":
+                lay_out_tables(target, style)
             out.append(target)
     return out
+
+
+def lay_out_tables(path: Path, style: str) -> None:
+    """Give every table of a written DOCX its layout (the same step for every engine).
+
+    The page is the style's (A4, the margins of the PDF); see
+    :mod:`refracture.report.docx_tables`.
+    """
+    from refracture.report.docx_tables import PAGES, lay_out_docx_file
+
+    try:
+        lay_out_docx_file(path, PAGES.get(style))
+    except (ValueError, OSError) as exc:
+        raise RenderError(f"cannot lay out the tables of {path.name}: {exc}") from exc

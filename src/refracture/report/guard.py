@@ -15,7 +15,8 @@ What is read, by file type:
 * ``.docx``, ``.xlsx``, ``.pptx`` (and any other zip archive): every XML entry as
   raw XML, as text with the tags stripped, and per paragraph (``w:p``, ``a:p``)
   or shared string (``si``) with the text of its runs concatenated, because Word
-  may split one word over several runs; workbook cells are also read with
+  may split one word over several runs (a no-break hyphen or space, as table
+  cells have them, reads as a hyphen or space there); workbook cells are also read with
   openpyxl so that a leak is reported as e.g. ``sheet 'Table 1' cell B4``;
 * ``.pdf``: the text of every page (PDFium, through pypdfium2: twenty times
   faster than pypdf here), whitespace-normalised, plus the
@@ -332,10 +333,22 @@ def _xml_paragraphs(data: bytes) -> str:
     paras = []
     for el in root.iter():
         if _local(el.tag) in ("p", "si", "is"):
-            text = "".join(t.text or "" for t in el.iter() if _local(t.tag) == "t")
+            text = "".join(_run_text(t) for t in el.iter())
             if text:
-                paras.append(text)
+                paras.append(text.translate(_NO_BREAK))
     return "\n".join(paras)
+
+
+# Word's no-break hyphen element and the no-break characters of table cells
+# (refracture.report.docx_tables) read as the plain hyphen and space.
+_NO_BREAK = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2011": "-"})
+
+
+def _run_text(element: ET.Element) -> str:
+    tag = _local(element.tag)
+    if tag == "t":
+        return element.text or ""
+    return "-" if tag == "noBreakHyphen" else ""
 
 
 def _json_strings(text: str) -> str:
