@@ -377,3 +377,70 @@ def test_redcap_patient_id_from_another_field_of_the_record(tmp_path, example_co
     for table in ("patients", "levels"):
         got = getattr(report.cohort, table).drop(columns="_row")
         pd.testing.assert_frame_equal(got, getattr(example_cohort, table).drop(columns="_row"))
+
+
+def test_each_kind_of_rule_names_its_source_cell(tmp_path) -> None:
+    """Row rules, the unique key and the rules across tables, in a REDCap export: each
+    problem names the instance row, the source column and the value as written there,
+    and a problem that refers to another row names that row as the export shows it."""
+    rows = F.redcap_records(False)
+    header = rows[0]
+    col = {name: header.index(name) for name in header}
+    p1 = [r for r in rows[1:] if r[0] == "P0001" and r[2]]
+    treated = next(r for r in p1 if r[col["treated"]] == "1")
+    untreated, other = [r for r in p1 if r[col["treated"]] == "0"][:2]
+    row_of = {id(r): n for n, r in enumerate(rows[1:], start=2)}
+    where = {
+        k: f"record P0001, instance {r[2]} (row {row_of[id(r)]})"
+        for k, r in (("treated", treated), ("untreated", untreated), ("other", other))
+    }
+
+    def patch(table: list[list[str]]) -> None:
+        t = next(r for r in table[1:] if r[0] == "P0001" and r[2] == treated[2])
+        u = next(r for r in table[1:] if r[0] == "P0001" and r[2] == untreated[2])
+        o = next(r for r in table[1:] if r[0] == "P0001" and r[2] == other[2])
+        t[col["height_loss"]] = ""  # required where treated
+        u[col["cement_ml"]] = "3.5"  # only where treated
+        u[col["vert_level"]] = t[col["vert_level"]]  # the same level twice
+        o[col["treated"]] = ""  # a required cell left blank
+
+    report = validate(read_raw(F.redcap_raw(tmp_path, patch)))
+    found = {(p.row, p.column, p.value): p.rule for p in report.errors}
+    # the later of the two rows with one level is the duplicate of the earlier
+    two = {"treated": treated, "untreated": untreated}
+    first, later = sorted(two, key=lambda k: row_of[id(two[k])])
+    level = treated[col["vert_level"]]
+    assert set(found) == {
+        (where["treated"], "height_loss → anterior_height_loss_pct", ""),
+        (where["untreated"], "cement_ml → cement_volume_ml", "3.5"),
+        (where["other"], "treated", ""),
+        (where[later], "vert_level → level", level),
+    }
+    duplicate = found[(where[later], "vert_level → level", level)]
+    assert f"same patient_id and level as {where[first]}" in duplicate
+    assert all(p.file == "export.csv" for p in report.errors)
+
+
+def test_an_unmapped_optional_column_is_a_warning_of_the_mapping(tmp_path) -> None:
+    mapping = F.redcap_raw(tmp_path)
+    text = mapping.read_text(encoding="utf-8").replace("  bmi: bmi\n", "")
+    mapping.write_text(text, encoding="utf-8")
+    report = validate(read_raw(mapping))
+    assert report.ok
+    [warning] = report.warnings
+    assert (warning.file, warning.row, warning.column) == ("mapping.yml", None, "bmi")
+    assert warning.rule.startswith("optional column is missing")
+
+
+def test_a_wide_level_without_its_column_says_so(tmp_path) -> None:
+    """A treated level whose height-loss column the sheet lacks: the problem names the
+    column the pattern looked for."""
+
+    def patch(frame: pd.DataFrame) -> None:
+        del frame["height_loss_T12"]
+
+    report = validate(read_raw(F.wide_xlsx(tmp_path, patch)))
+    assert report.errors
+    first = report.errors[0]
+    assert first.column == "height_loss_T12 → anterior_height_loss_pct"
+    assert "cohort.xlsx has no column height_loss_T12" in first.rule
