@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from docx.oxml.ns import qn
 from PIL import Image
 from pypdf import PdfReader
 
@@ -138,6 +139,10 @@ def test_tables_are_separate_editable_files_numbered_as_in_the_manuscript(submit
         assert any(p.text == caption for p in manuscript.paragraphs)
         header = [c.text for c in table.tables[0].rows[0].cells]
         assert header == [c.text for c in manuscript.tables[n - 1].rows[0].cells]
+        # laid out like the manuscript's tables: fixed column widths at the text width
+        layout = table.tables[0]._tbl.tblPr.find(qn("w:tblLayout"))
+        assert layout is not None
+        assert layout.get(qn("w:type")) == "fixed"
 
 
 def test_the_zip_is_the_same_bytes_on_a_second_run(submitted) -> None:

@@ -388,11 +388,45 @@ def analyse(
     renderer_description: str,
     epoch: int,
     say: Progress | None = None,
+    *,
+    built: Path | None = None,
 ):
     """Run the stages of a build before anything is written (what ``refracture
-    context`` shows the values of). Returns ``(identifiers, results)``."""
-    analysed, identifiers = run_analyses_stage(data, config, say)
+    context`` shows the values of). Returns ``(identifiers, results)``.
+
+    With ``built`` (a build folder of these inputs), its analyses are reused when
+    its record vouches for them (:mod:`refracture.build.stages`)."""
+    found = _built_analyses(data, config, built) if built is not None else None
+    if found is None:
+        found = run_analyses_stage(data, config, say)
+    analysed, identifiers = found
     return identifiers, with_meta(analysed, data, config, renderer_description, epoch)
+
+
+def _identifiers(data: Path | None) -> list[str]:
+    """The patient identifiers of the data, read without validating (the data's bytes
+    are those of a build that validated them)."""
+    from refracture.data.example import example_path
+    from refracture.data.load import read_raw
+
+    raw = read_raw(data if data is not None else example_path())
+    return raw.patients["patient_id"].astype(str).tolist()
+
+
+def _built_analyses(
+    data: Path | None, config: Config | None, built: Path
+) -> tuple[Analysed, list[str]] | None:
+    from refracture.build.stages import Previous, load_analyses
+    from refracture.build.stamp import build_stamp
+
+    previous = Previous.read(built)
+    if previous is None:
+        return None
+    k = analyses_key(build_stamp(data, {}, authored_inputs(config)), config)
+    if previous.keys.get("analyses") != k:
+        return None
+    analysed = load_analyses(k, previous.cached.get("analyses"))
+    return None if analysed is None else (analysed, _identifiers(data))
 
 
 def manuscript_meta(config: Config | None, data: Path | None):
@@ -420,12 +454,7 @@ def _analyses(plan: _Plan, stages: Stages, cache: StageCache | None, say: Progre
         if analysed is not None:
             stages.reused.append("analyses")
             say(dict(_STAGES)["load"] + " (unchanged: the analyses are reused)")
-            from refracture.data.example import example_path
-            from refracture.data.load import read_raw
-
-            raw = read_raw(plan.data if plan.data is not None else example_path())
-            identifiers = raw.patients["patient_id"].astype(str).tolist()
-            found = (analysed, identifiers, sha)
+            found = (analysed, _identifiers(plan.data), sha)
             if cache is not None:
                 cache.put(k, found)
             return found

@@ -78,5 +78,9 @@ def write_table_docx(
     manuscript prints it, numbered as in the manuscript. Every separate table file
     of a submission is written here, and only here.
     """
+    from refracture.report.engine import lay_out_tables
+
     markdown = render_template("table.md.j2", {"entry": entry}, templates)
-    return render_markdown(markdown, path.parent, path.stem, ["docx"], epoch=epoch)["docx"]
+    written = render_markdown(markdown, path.parent, path.stem, ["docx"], epoch=epoch)["docx"]
+    lay_out_tables(written, "submission")  # full width, nothing broken inside a cell
+    return written

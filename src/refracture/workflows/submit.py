@@ -335,7 +335,7 @@ def submit(
     epoch = build_epoch()
     renderer = choose_engine(engine, epoch)
     say("Reading the results for the submission")
-    cohort, results = analyse(data, config, renderer.description, epoch)
+    identifiers, results = analyse(data, config, renderer.description, epoch, built=built)
 
     from refracture.report.context import build_context
     from refracture.report.render import main_sections, word_counts
@@ -371,7 +371,7 @@ def submit(
         context = _documents_context(meta, profile, facts, checklist, checks, findings, files)
         _write_documents(context, tmp, epoch, templates, say)
         say("Checking every file for patient identifiers and paths of this machine")
-        _guard(cohort, inputs, renderer, out, build_out, tmp)
+        _guard(identifiers, inputs, renderer, out, build_out, tmp)
         write_zip(tmp, bundle, tmp / zip_name)
         written = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_record(tmp, written, kind="submission", journal=profile.key)
@@ -482,14 +482,13 @@ def _write_documents(context, tmp: Path, epoch: int, templates, say) -> None:
     (tmp / CHECK_FILE).write_text(text, encoding="utf-8")
 
 
-def _guard(cohort, inputs, renderer, out: Path, build_out: Path, tmp: Path) -> None:
+def _guard(identifiers, inputs, renderer, out: Path, build_out: Path, tmp: Path) -> None:
     from refracture.build.pipeline import machine_paths
     from refracture.report.guard import Guard
 
     plan = SimpleNamespace(
         inputs=(*inputs, ("the build folder", build_out)), renderer=renderer, out=out
     )
-    identifiers = cohort.patients["patient_id"].astype(str).tolist()
     Guard(identifiers, machine_paths(plan)).check(tmp)  # type: ignore[arg-type]
 
 
