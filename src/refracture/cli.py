@@ -1,4 +1,4 @@
-"""Command-line interface: ``refracture validate | simulate | build | preview | submit | …``.
+"""Command-line interface: ``refracture validate | build | preview | submit | import | …``.
 
 Known errors (:mod:`refracture.errors`) become one clear message on stderr and
 their exit code; no traceback reaches the user. Heavy libraries are imported
@@ -56,7 +56,8 @@ DataArg = Annotated[
     Path,
     typer.Argument(
         help="Cohort: a folder with patients.csv + levels.csv (or .parquet), "
-        "or an .xlsx workbook with sheets 'patients' and 'levels'.",
+        "an .xlsx workbook with sheets 'patients' and 'levels', or an import mapping "
+        "(.yml) of a REDCap, SPSS, Stata, SAS or spreadsheet export.",
         show_default=False,
     ),
 ]
@@ -185,7 +186,11 @@ def _executor(kind: str | None, workers: int | None, scheduler: str | None):
 def build(
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Cohort to use (default: the built-in example cohort)."),
+        typer.Option(
+            "--data",
+            help="Cohort to use (default: the built-in example cohort): a folder, a workbook "
+            "or an import mapping (.yml), which imports its source on the fly.",
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Build folder (default: _manuscript).")
@@ -321,6 +326,94 @@ def build(
     typer.echo(f"Built {len(outcome.files)} files in {outcome.out} with {outcome.engine}:")
     for f in outcome.files:
         typer.echo(f"  {f}")
+
+
+@app.command("import")
+def import_data(
+    mapping: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The import mapping (.yml) of a REDCap export, SPSS/Stata/SAS file or "
+            "spreadsheet.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With MAPPING: the folder for patients.csv, levels.csv and import-report.md "
+            "(new, empty or written by refracture). With --suggest: a new file for the "
+            "mapping (default: print it).",
+        ),
+    ] = None,
+    suggest: Annotated[
+        Path | None,
+        typer.Option(
+            "--suggest",
+            help="Draft a mapping of this source (a REDCap records export, .sav, .dta, "
+            ".sas7bdat, .xlsx, .csv or .parquet) instead of importing.",
+        ),
+    ] = None,
+    dictionary: Annotated[
+        Path | None,
+        typer.Option("--dictionary", help="With --suggest: the REDCap data dictionary (CSV)."),
+    ] = None,
+    levels: Annotated[
+        Path | None,
+        typer.Option("--levels", help="With --suggest: a second file with a row per level."),
+    ] = None,
+) -> None:
+    """Bring a study's own export into the data contract through a mapping.
+
+    refracture import MAPPING --out DIR reads the source the mapping names, resolves
+    its values (the mapping's values, then REDCap choices or value labels, then the
+    contract's synonyms), validates the result and writes patients.csv, levels.csv and
+    import-report.md into DIR; every problem is listed at once at its source cell.
+    refracture import --suggest SOURCE [--dictionary D] drafts a mapping, each line
+    with how sure it is; it never overwrites a file.
+    """
+    from refracture.errors import UsageError
+
+    if suggest is not None:
+        if mapping is not None:
+            raise UsageError("give either a MAPPING to import or --suggest SOURCE, not both")
+        from refracture.data.importing.suggest import suggest_mapping
+        from refracture.workflows.import_data import write_suggestion
+
+        base = out.absolute().parent if out is not None else Path.cwd()
+        drafted = suggest_mapping(suggest, dictionary, levels, base=base)
+        if out is None:
+            typer.echo(drafted.text, nl=False)
+        else:
+            write_suggestion(drafted.text, out)
+            typer.echo(f"Wrote the draft mapping {out}.")
+        if drafted.required_unmapped:
+            _err(
+                "Required contract columns not mapped: "
+                + ", ".join(drafted.required_unmapped)
+                + "; add them to the mapping."
+            )
+        if drafted.guesses:
+            _err("Check the guesses marked '# ?': " + ", ".join(drafted.guesses) + ".")
+        return
+    if dictionary is not None or levels is not None:
+        raise UsageError("--dictionary and --levels go with --suggest")
+    if mapping is None:
+        raise UsageError("give a MAPPING to import (with --out DIR) or --suggest SOURCE")
+    if out is None:
+        raise UsageError("give --out DIR, the folder for the imported cohort")
+    from rich.console import Console
+
+    from refracture.workflows.import_data import import_cohort
+
+    console = Console(stderr=True, highlight=False)
+    outcome = import_cohort(mapping, out, progress=lambda label: console.print(f"• {label}"))
+    notes = f"; {outcome.warnings} warning(s), see import-report.md" if outcome.warnings else ""
+    typer.echo(
+        f"Imported {outcome.patients} patients and {outcome.levels} level rows into {out} "
+        f"(patients.csv, levels.csv, import-report.md){notes}."
+    )
 
 
 @app.command()

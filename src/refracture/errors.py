@@ -15,7 +15,7 @@ Dask worker reaches the command line as the same clear message.
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from typing import Protocol
 
 
@@ -79,6 +79,20 @@ class ConfigError(RefractureError):
     """The configuration or a command-line option is invalid."""
 
     exit_code = EXIT_INVALID
+
+
+class ConfigProblems(ConfigError):
+    """An invalid settings file (the configuration, an import mapping): ``problems`` holds
+    one ``source: key: message`` line each, every problem of the file at once."""
+
+    def __init__(self, problems: Sequence[str], what: str = "the configuration") -> None:
+        self.problems = tuple(problems)
+        n = len(self.problems)
+        if n == 1:
+            message = self.problems[0]
+        else:
+            message = f"{n} problems in {what}:\n" + "\n".join(self.problems)
+        super().__init__(message)
 
 
 class UsageError(RefractureError):

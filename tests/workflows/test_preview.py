@@ -672,3 +672,21 @@ def test_a_port_given_that_is_busy_is_one_clear_error(cli, served) -> None:
         f"error: port {server.port} of 127.0.0.1 is in use (another preview?); choose a free "
         "one with --port N (--port 0 lets the system pick)\n"
     )
+
+
+def test_an_import_mapping_is_watched_with_the_files_it_reads(tmp_path) -> None:
+    """A fresh REDCap export rebuilds the preview, not only an edit of the mapping."""
+    from refracture.workflows.preview import _data_targets
+
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(
+        "format: redcap\nrecords: exports/export.csv\ndictionary: dictionary.csv\n",
+        encoding="utf-8",
+    )
+    assert _data_targets(mapping) == [
+        mapping,
+        tmp_path / "exports" / "export.csv",
+        tmp_path / "dictionary.csv",
+    ]
+    assert _data_targets(tmp_path / "data") == [tmp_path / "data"]
+    assert _data_targets(None) == []

@@ -54,6 +54,7 @@ from refracture.build.config_schema import (
     _Model,
     _section,
 )
+from refracture.common.settings_file import StrictLoader
 from refracture.errors import ConfigError
 
 __all__ = [
@@ -81,28 +82,7 @@ __all__ = [
 DEFAULT_CONFIG_NAME = "refracture.yml"
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.safe_load`` that refuses a key written twice in one mapping."""
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        try:
-            duplicate = key in seen
-            seen.add(key)
-        except TypeError:  # an unhashable key: construct_mapping reports it
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-    return loader.construct_mapping(node)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader = StrictLoader  # refuses a key written twice
 
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:

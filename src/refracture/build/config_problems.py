@@ -1,58 +1,26 @@
-"""Configuration problems: :class:`ConfigProblems` and the rendering of pydantic
-validation errors as one ``source: key: message`` line each, in the words of the
-configuration file (``analysis.alpha: must be between 0 and 0.5 (got 0.7)``)."""
+"""Configuration problems: the rendering of pydantic validation errors as one
+``source: key: message`` line each, in the words of the configuration file
+(``analysis.alpha: must be between 0 and 0.5 (got 0.7)``), raised together as one
+:class:`~refracture.errors.ConfigProblems` (shared with import mappings, as are the
+words: :mod:`refracture.common.settings_file`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from refracture.build.config_schema import VariantOverrides, _Model, _section
-from refracture.errors import ConfigError
+from refracture.common.settings_file import describe_error
+from refracture.common.settings_file import dotted as _dotted
+from refracture.common.settings_file import show as _show
+from refracture.errors import ConfigProblems
 
-
-class ConfigProblems(ConfigError):
-    """Invalid configuration: ``problems`` holds one ``source: key: message`` line each."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        n = len(self.problems)
-        if n == 1:
-            message = self.problems[0]
-        else:
-            message = f"{n} problems in the configuration:\n" + "\n".join(self.problems)
-        super().__init__(message)
+__all__ = ["ConfigProblems", "_dotted", "_problems", "_show"]
 
 
 # --- error messages ------------------------------------------------------------------------
-
-
-def _show(v: Any, limit: int = 80) -> str:
-    """A value as YAML would write it, short."""
-
-    def fmt(x: Any) -> str:
-        if x is None:
-            return "null"
-        if isinstance(x, bool):
-            return "true" if x else "false"
-        if isinstance(x, int | float | Decimal):
-            return str(x)
-        if isinstance(x, str):
-            return repr(x)
-        if isinstance(x, Path):
-            return repr(str(x))
-        if isinstance(x, Mapping):
-            return "{" + ", ".join(f"{k}: {fmt(val)}" for k, val in x.items()) + "}"
-        if isinstance(x, list | tuple):
-            return "[" + ", ".join(fmt(i) for i in x) + "]"
-        return repr(x)
-
-    text = fmt(v)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _walk(root: type[_Model], loc: Sequence[Any]) -> type[_Model] | None:
@@ -77,53 +45,12 @@ def _walk(root: type[_Model], loc: Sequence[Any]) -> type[_Model] | None:
     return model
 
 
-def _dotted(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _message(err: Mapping[str, Any], loc: tuple[Any, ...], root: type[_Model]) -> str:
-    kind = str(err["type"])
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        parent = _walk(root, loc[:-1])
-        keys = ", ".join(parent.model_fields) if parent else ""
-        where = f" in {_dotted(loc[:-1])}" if loc[:-1] else ""
-        return f"unknown key (valid keys{where}: {keys})"
-    if kind.startswith("refracture_"):
-        msg = str(err["msg"])
-    elif kind == "literal_error":
-        msg = f"must be one of {ctx.get('expected', '')}"
-    elif kind in ("bool_type", "bool_parsing"):
-        msg = "must be true or false"
-    elif kind in ("int_type", "int_parsing", "int_from_float"):
-        msg = "must be a whole number"
-    elif kind in ("float_type", "float_parsing", "finite_number"):
-        msg = "must be a number"
-    elif kind in ("string_type", "string_unicode"):
-        msg = "must be text"
-    elif kind == "string_too_short":
-        msg = "must not be empty"
-    elif kind in ("tuple_type", "list_type", "iterable_type"):
-        msg = "must be a list"
-    elif kind == "too_short":
-        n = int(ctx.get("min_length", 1))
-        msg = "must not be empty" if n == 1 else f"must have at least {n} items"
-    elif kind in ("dict_type", "model_type", "model_attributes_type"):
-        msg = "must be a mapping of keys to values"
-    elif kind in ("path_type", "path_parsing"):
-        msg = "must be a path"
-    else:
-        text = str(err["msg"])
-        msg = text[:1].lower() + text[1:]
-    return f"{msg} (got {_show(err.get('input'))})"
+    def keys(parent: tuple[Any, ...]) -> list[str] | None:
+        model = _walk(root, parent)
+        return list(model.model_fields) if model else None
+
+    return describe_error(err, loc, keys)
 
 
 def _problems(

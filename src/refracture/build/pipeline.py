@@ -222,10 +222,15 @@ def _authored_record(config: Config) -> dict[str, Any]:
 
 
 def protected_inputs(data: Path | None, config: Config | None) -> tuple[tuple[str, Path], ...]:
-    """What no build folder may be or contain: the data and the configuration file."""
+    """What no build folder may be or contain: the data (with the files an import
+    mapping reads) and the configuration file."""
     from refracture.data.example import example_path
 
     found = [("the data", Path(data) if data is not None else example_path())]
+    if data is not None and Path(data).suffix.lower() in (".yml", ".yaml"):
+        from refracture.data.importing.inputs import mapping_inputs
+
+        found += [(f"the data's {key} file", path) for key, path in mapping_inputs(Path(data))]
     if config is not None and config.file is not None:
         found.append(("the configuration file", config.file))
     return tuple(found)

@@ -83,6 +83,11 @@ def input_files(cohort: Cohort) -> list[dict[str, Any]]:
             entry["sha256"] = file_sha256(path) if path not in seen else files[0]["sha256"]
             seen.add(path)
         files.append(entry)
+    for role, label, path in src.extra_inputs:  # an import's mapping and dictionary
+        extra: dict[str, Any] = {"table": role, "file": label}
+        if path.is_file():
+            extra["sha256"] = file_sha256(path)
+        files.append(extra)
     return files
 
 

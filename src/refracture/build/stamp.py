@@ -27,12 +27,17 @@ _DATA_SUFFIXES = {".csv", ".parquet", ".xlsx"}
 
 
 def _data_files(data: Path | None) -> list[Path]:
-    """The files a load of ``data`` may read (the example cohort when None)."""
+    """The files a load of ``data`` may read (the example cohort when None); for an
+    import mapping, the mapping and every file it names (a fresh export rebuilds)."""
     if data is None:
         from refracture.data.example import example_path
 
         data = example_path()
     data = Path(data)
+    if data.is_file() and data.suffix.lower() in (".yml", ".yaml"):
+        from refracture.data.importing.inputs import mapping_inputs
+
+        return [data, *(p for _, p in mapping_inputs(data) if p.is_file())]
     if data.is_file():
         return [data]
     if not data.is_dir():

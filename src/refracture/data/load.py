@@ -6,6 +6,9 @@
 * a folder with ``patients.parquet`` and ``levels.parquet``,
 * an ``.xlsx`` workbook with sheets ``patients`` and ``levels``, or a folder that
   contains exactly one ``.xlsx`` workbook,
+* an import mapping (``.yml``/``.yaml``): a study's own export (REDCap, SPSS, Stata,
+  SAS, a wide spreadsheet) read through :mod:`refracture.data.importing`, whose tables
+  carry the way back to each source cell (:attr:`RawCohort.origins`),
 
 and returns a :class:`RawCohort` whose two tables hold the cells as text, exactly
 as written (blank = ``""``); nothing is converted or dropped except rows that are
@@ -28,37 +31,49 @@ The index of each table is the row number as the user sees it in a spreadsheet
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from refracture.data.csv_reader import read_csv_table
+from refracture.data.identifiers import is_identifier_column
 from refracture.data.parquet_reader import read_parquet_table
 from refracture.data.schema import TABLES
 from refracture.data.text import frame_to_text
 from refracture.data.xlsx_reader import read_workbook
 from refracture.errors import DataError
 
+if TYPE_CHECKING:
+    from refracture.data.importing.run import ImportedTables
+    from refracture.data.origin import TableOrigin
+
 __all__ = [
     "Format",
     "LoadNote",
     "RawCohort",
     "Source",
+    "cohort_from_import",
     "is_identifier_column",
     "read_raw",
 ]
 
-Format = Literal["csv", "xlsx", "parquet"]
+Format = Literal["csv", "xlsx", "parquet", "mapping"]
+
+MAPPING_SUFFIXES = (".yml", ".yaml")
+"""A cohort path with one of these suffixes is an import mapping."""
 
 _TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a cohort was read from."""
+    """Where a cohort was read from.
+
+    ``extra_inputs`` are further files the tables were made from, as (role, file name,
+    path): an import's mapping and data dictionary, recorded in a build's provenance."""
 
     path: Path
     format: Format
@@ -66,6 +81,7 @@ class Source:
     levels_file: str
     patients_path: Path
     levels_path: Path
+    extra_inputs: tuple[tuple[str, str, Path], ...] = ()
 
     def label(self, table: str) -> str:
         """The file name as the user sees it, e.g. ``"levels.csv"`` or ``"cohort.xlsx[levels]"``."""
@@ -102,53 +118,8 @@ class LoadNote:
 
 
 # ---------------------------------------------------------------------------
-# Identifier-like extra columns
+# Identifier-like extra columns (recognised by refracture.data.identifiers)
 # ---------------------------------------------------------------------------
-
-#: Normalised column names (lower case, runs of other characters -> "_") of
-#: columns that hold personal identifiers. ``_?`` lets "FirstName", "first name"
-#: and "first_name" all match.
-_NUM = r"(?:_?(?:number|num|nr|no|nbr|id))?"
-_IDENTIFIER_COLUMN_PATTERNS: dict[str, str] = {
-    "a name": r"(?:(?:patient|pt|first|last|given|family|full|middle|maiden|sur|fore|christian)_?)?"
-    r"names?|initials",
-    "a date of birth": r"dob|d_o_b|date_?of_?birth|birth_?(?:date|day)|born(?:_?on)?",
-    "a record number": r"mrn|medical_?record"
-    + _NUM
-    + r"|(?:patient_?)?record_?(?:number|num|nr|no)"
-    r"|hospital_?(?:number|num|nr|no)|nhs" + _NUM + r"|chi_?(?:number|num|nr|no)",
-    "a social security number": r"ssn|social_?security" + _NUM + r"|national_?insurance" + _NUM,
-    "an address": r"(?:home_?|street_?|postal_?|mailing_?|patient_?)?address(?:_?line)?(?:_?\d+)?"
-    r"|street(?:_?name)?|zip(?:_?code)?|post_?code|postal_?code",
-    "a phone number": r"(?:tele)?phone"
-    + _NUM
-    + r"|tel|telephone|(?:mobile|cell)(?:_?phone)?"
-    + _NUM
-    + r"|fax"
-    + _NUM,
-    "an e-mail address": r"e_?mail(?:_?address)?",
-}
-_IDENTIFIER_COLUMN_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (what, re.compile(rx)) for what, rx in _IDENTIFIER_COLUMN_PATTERNS.items()
-)
-_CONTRACT_NAMES: frozenset[str] = frozenset(n for t in TABLES for n in t.names)
-
-
-def _normalise_column_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def is_identifier_column(name: str) -> str | None:
-    """What a column named ``name`` looks like it holds (e.g. ``"a date of birth"``)
-    if it looks like a personal identifier, else ``None``. Contract columns (such as
-    ``patient_id``, the pseudonymous study id) never match."""
-    if name in _CONTRACT_NAMES:
-        return None
-    norm = _normalise_column_name(str(name))
-    for what, rx in _IDENTIFIER_COLUMN_RES:
-        if rx.fullmatch(norm):
-            return what
-    return None
 
 
 def _drop_identifier_columns(
@@ -186,12 +157,15 @@ class RawCohort:
 
     Extra columns that look like personal identifiers (:func:`is_identifier_column`)
     are dropped on construction, whatever the source; ``notes`` says which.
+    ``origins`` holds, for tables made by an import mapping, where each row and cell
+    came from (validation then names the source cells).
     """
 
     patients: pd.DataFrame
     levels: pd.DataFrame
     source: Source
     notes: tuple[LoadNote, ...] = ()
+    origins: Mapping[str, TableOrigin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         notes = list(self.notes)
@@ -252,6 +226,10 @@ def read_raw(path: str | Path) -> RawCohort:
     if not path.is_file() and not path.is_dir():
         raise DataError(f"{path}: {_kind(path)}, not a cohort; {_EXPECTED}")
     if path.is_file():
+        if path.suffix.lower() in MAPPING_SUFFIXES:
+            from refracture.data.importing.run import import_mapping
+
+            return cohort_from_import(import_mapping(path))
         if path.suffix.lower() == ".xlsx":
             return _read_xlsx(path, path)
         if path.suffix.lower() in {".csv", ".parquet"}:
@@ -264,8 +242,25 @@ def read_raw(path: str | Path) -> RawCohort:
 
 
 _EXPECTED = (
-    "expected a folder with patients.csv and levels.csv (or .parquet files), or an .xlsx workbook"
+    "expected a folder with patients.csv and levels.csv (or .parquet files), an .xlsx "
+    "workbook, or an import mapping (.yml)"
 )
+
+
+def cohort_from_import(imported: ImportedTables) -> RawCohort:
+    """The cohort an import mapping made: its tables, their origins, its source files."""
+    source = Source(
+        path=imported.mapping_path,
+        format="mapping",
+        patients_file=imported.labels["patients"],
+        levels_file=imported.labels["levels"],
+        patients_path=imported.paths["patients"],
+        levels_path=imported.paths["levels"],
+        extra_inputs=imported.extra_inputs,
+    )
+    return RawCohort(
+        imported.tables["patients"], imported.tables["levels"], source, origins=imported.origins
+    )
 
 
 def _regular(path: Path) -> bool:

@@ -1,6 +1,11 @@
 """What validation reports: a :class:`Problem` per broken rule, the
 :class:`ProblemCollector` that gathers them in file order (table, row, column, rule),
-and :func:`render_problems`, the plain-text table a report prints them as."""
+and :func:`render_problems`, the plain-text table a report prints them as.
+
+A table made by an import mapping carries its :class:`~refracture.data.origin.TableOrigin`;
+its problems then name the source file, the source row as the user sees it (``record
+P0003, instance 2 (row 9)``), the source column with the contract column it fills
+(``vert_level → level``) and the value as written in the source."""
 
 from __future__ import annotations
 
@@ -22,14 +27,15 @@ Severity = Literal["error", "warning"]
 class Problem:
     """One broken rule.
 
-    ``row`` is the row number as seen in a spreadsheet (header = 1) or ``None`` for
-    a problem with the whole table; ``value`` is the cell text as written (``""``
-    for blank). ``check`` is a stable identifier of the kind of rule (see
+    ``row`` is the row number as seen in a spreadsheet (header = 1), the source row
+    of an imported table as the user sees it (text, e.g. ``"record P0003 (row 4)"``),
+    or ``None`` for a problem with the whole table; ``value`` is the cell text as
+    written (``""`` for blank). ``check`` is a stable identifier of the kind of rule (see
     :data:`refracture.data.schema.CHECK_TITLES`).
     """
 
     file: str
-    row: int | None
+    row: int | str | None
     column: str | None
     value: str | None
     rule: str
@@ -49,7 +55,10 @@ class ProblemCollector:
         rule: str,
         severity: Severity = "error",
     ) -> None:
-        p = Problem(t.label, None, column, None, rule, severity, check)
+        file = t.label
+        if t.origin is not None:  # an unmapped column is the mapping's; the rest the source's
+            file = t.origin.mapping if column is not None else t.origin.file
+        p = Problem(file, None, column, None, rule, severity, check)
         self._items.append(((t.order, -1, t.col_order.get(column or "", -1), check), p))
 
     def cells(
@@ -69,10 +78,31 @@ class ProblemCollector:
         values = t.raw_text(column, positions).tolist()
         rules = [rule] * len(positions) if isinstance(rule, str) else list(rule)
         corder = t.col_order.get(column, -1)
-        self._items.extend(
-            ((t.order, r, corder, check), Problem(t.label, r, column, v, txt, severity, check))
-            for r, v, txt in zip(rows, values, rules, strict=True)
-        )
+        if t.origin is None:
+            self._items.extend(
+                ((t.order, r, corder, check), Problem(t.label, r, column, v, txt, severity, check))
+                for r, v, txt in zip(rows, values, rules, strict=True)
+            )
+            return positions
+        o = t.origin
+        source = o.value(column, positions)
+        shown = source.tolist() if source is not None else values
+        for r, where, col, v, src, txt, hint in zip(
+            rows,
+            o.where[positions].tolist(),
+            o.column(column, positions),
+            values,
+            shown,
+            rules,
+            o.hint(column, positions),
+            strict=True,
+        ):
+            if hint:
+                txt += f"; {hint}"
+            elif source is not None and v.strip() != src.strip():
+                txt += f" (read as {v.strip() or 'blank'})"
+            p = Problem(o.file, where, col, src, txt, severity, check)
+            self._items.append(((t.order, r, corder, check), p))
         return positions
 
     def sorted(self) -> tuple[list[Problem], list[Problem]]:

@@ -11,6 +11,9 @@ for every patient) on cells that passed steps 1-2. Each rule records its problem
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +29,7 @@ __all__ = [
     "pandera_checks",
     "parent_bound_rules",
     "parse_cells",
+    "read_number",
     "requires_child_rule",
     "row_rules",
 ]
@@ -35,6 +39,16 @@ __all__ = [
 _NUMBER_RE = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _COMMA_RE = r"[+-]?[0-9]*,[0-9]+"
 _UNICODE_MINUS = "\u2212"
+
+
+def read_number(text: str) -> float | None:
+    """One cell read as the contract reads a number (None: blank or not a number), for
+    the importer's arithmetic on source values (days to months)."""
+    t = text.strip().replace(_UNICODE_MINUS, "-")
+    if not re.fullmatch(_NUMBER_RE, t):
+        return None
+    value = float(t)
+    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------------------
@@ -359,7 +373,7 @@ def key_rule(t: TableState, out: ProblemCollector) -> None:
     first = sub.groupby(key, sort=False)["_row"].transform("first").to_numpy()
     mask = np.zeros(t.n, dtype=bool)
     mask[np.flatnonzero(complete)[dup]] = True
-    rules = [S.msg_duplicate_key(t.spec, int(r)) for r in first[dup]]
+    rules = [S.msg_duplicate_key(t.spec, t.where(int(r))) for r in first[dup]]
     out.cells(t, key[-1], mask, "duplicate_key", rules)
     t.duplicate = mask
 
@@ -414,7 +428,7 @@ def parent_bound_rules(t: TableState, tables: dict[str, TableState], out: Proble
         if mask.any():
             ploc = loc[mask]
             rules = [
-                S.msg_above_parent(col, parent.label, int(r), str(v))
+                S.msg_above_parent(col, parent.label, parent.where(int(r)), str(v))
                 for r, v in zip(prows[ploc], ptext[ploc], strict=True)
             ]
             out.cells(t, col.name, mask, "above_parent", rules)

@@ -417,8 +417,9 @@ def msg_out_of_range(col: Column) -> str:
     return f"out of range (expected {col.expected()})"
 
 
-def msg_duplicate_key(tbl: Table, first_row: int) -> str:
-    return f"{tbl.key_text}: same {' and '.join(tbl.key)} as row {first_row}"
+def msg_duplicate_key(tbl: Table, first: str) -> str:
+    """``first`` is the earlier row as the user finds it (``"row 7"``)."""
+    return f"{tbl.key_text}: same {' and '.join(tbl.key)} as {first}"
 
 
 def msg_unknown_parent(fk: ForeignKey, parent_file: str) -> str:
@@ -441,11 +442,12 @@ def msg_warn_if(col: Column) -> str:
     return f"given where {col.warn_if} is yes: {col.warn_reason}"
 
 
-def msg_above_parent(col: Column, parent_file: str, parent_row: int, parent_value: str) -> str:
+def msg_above_parent(col: Column, parent_file: str, parent_where: str, parent_value: str) -> str:
+    """``parent_where`` is the parent's row as the user finds it (``"row 7"``)."""
     assert col.at_most is not None
     return (
         f"must be ≤ the patient's {col.at_most.column} ({parent_value}, "
-        f"{parent_file} row {parent_row})"
+        f"{parent_file} {parent_where})"
     )
 
 

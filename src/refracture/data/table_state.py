@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from refracture.data import schema as S
+from refracture.data.origin import TableOrigin
 from refracture.data.text import to_text
 
 __all__ = ["TableState"]
@@ -21,6 +22,8 @@ class TableState:
     raw: pd.DataFrame
     label: str
     order: int
+    #: Where an imported table's rows and cells came from (None: the table is the file).
+    origin: TableOrigin | None = None
     rows: np.ndarray = field(init=False)
     n: int = field(init=False)
     #: Contract columns not in the file whose cells are not checked (required ones).
@@ -50,6 +53,12 @@ class TableState:
             c for c in map(str, self.raw.columns) if c not in self.spec.names
         ]
         self.col_order = {c: i for i, c in enumerate(names)}
+
+    def where(self, row: int) -> str:
+        """Row ``row`` as the user finds it: ``"row 7"``, or its source row if imported."""
+        if self.origin is not None:
+            return self.origin.describe(row)
+        return f"row {row}"
 
     def text(self, col: str, positions: np.ndarray | None = None) -> np.ndarray:
         """The stripped cell text of ``col`` (object array), at ``positions`` or all rows."""

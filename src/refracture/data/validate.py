@@ -156,7 +156,9 @@ def validate(raw: RawCohort) -> ValidationReport:
     """Check ``raw`` against the contract; collect every problem (never raises for data)."""
     out = ProblemCollector()
     tables = {
-        spec.name: TableState(spec, raw.table(spec.name), raw.label(spec.name), i)
+        spec.name: TableState(
+            spec, raw.table(spec.name), raw.label(spec.name), i, raw.origins.get(spec.name)
+        )
         for i, spec in enumerate(S.TABLES)
     }
     for note in raw.notes:  # e.g. identifier-like columns dropped by the loader

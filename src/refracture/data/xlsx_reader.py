@@ -1,4 +1,5 @@
-"""Reading the two tables of an ``.xlsx`` workbook, every cell as text.
+"""Reading the two tables of an ``.xlsx`` workbook (or any one sheet, for an import
+mapping), every cell as text.
 
 Formula cells are read as their last computed value; a formula whose result was never
 saved (e.g. written by a script, never opened in Excel) and merged cells in or below the
@@ -10,9 +11,11 @@ column name of the contract.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +29,50 @@ from refracture.data.schema import TABLES
 from refracture.data.text import cell_text
 from refracture.errors import DataError
 
-__all__ = ["read_workbook"]
+__all__ = ["read_sheet", "read_workbook"]
 
 _TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 
 
 def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
     """The ``patients`` and ``levels`` sheets of the workbook at ``path``, as text."""
+    contract = {t.name: frozenset(t.names) for t in TABLES}
+    with _open(path, _TABLE_NAMES) as (wb, oddities):
+        frames = {}
+        for name in _TABLE_NAMES:
+            label = f"{path.name}[{name}]"
+            if name not in wb.sheetnames:
+                similar = [s for s in wb.sheetnames if s.strip().lower() == name]
+                hint = (
+                    f"; found {similar[0]!r} (sheet names are case-sensitive)"
+                    if similar
+                    else f"; sheets found: {', '.join(wb.sheetnames)}"
+                )
+                raise DataError(f"{path.name}: sheet {name!r} is missing{hint}")
+            frames[name] = _read_sheet(wb[name], label, contract[name], oddities.get(name))
+    return frames
+
+
+def read_sheet(
+    path: Path, sheet: str | None, header_names: frozenset[str] = frozenset()
+) -> tuple[pd.DataFrame, str]:
+    """One sheet of any workbook as text (the first sheet when ``sheet`` is None), and
+    its name. The header is the first row that holds one of ``header_names`` (the
+    columns an import mapping reads), as for the contract's sheets."""
+    with _open(path, None if sheet is None else (sheet,)) as (wb, oddities):
+        name = sheet if sheet is not None else wb.sheetnames[0]
+        if name not in wb.sheetnames:
+            raise DataError(
+                f"{path.name}: sheet {name!r} is missing; sheets found: {', '.join(wb.sheetnames)}"
+            )
+        frame = _read_sheet(wb[name], f"{path.name}[{name}]", header_names, oddities.get(name))
+    return frame, name
+
+
+@contextlib.contextmanager
+def _open(path: Path, sheets: tuple[str, ...] | None) -> Iterator[tuple[Any, dict]]:
+    """The workbook opened read-only with its saved values, and the oddities of
+    ``sheets`` (every sheet when None); closed on leaving."""
     import openpyxl  # imported here: only needed for workbooks
 
     if path.stat().st_size == 0:
@@ -46,23 +86,10 @@ def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
         raise DataError(
             f"{path.name} could not be read as an Excel .xlsx workbook: {short_error(exc)}"
         ) from None
-    oddities = _sheet_oddities(path)
     try:
-        frames = {}
-        for name in _TABLE_NAMES:
-            label = f"{path.name}[{name}]"
-            if name not in wb.sheetnames:
-                similar = [s for s in wb.sheetnames if s.strip().lower() == name]
-                hint = (
-                    f"; found {similar[0]!r} (sheet names are case-sensitive)"
-                    if similar
-                    else f"; sheets found: {', '.join(wb.sheetnames)}"
-                )
-                raise DataError(f"{path.name}: sheet {name!r} is missing{hint}")
-            frames[name] = _read_sheet(wb[name], label, name, oddities.get(name))
+        yield wb, _sheet_oddities(path, sheets)
     finally:
         wb.close()
-    return frames
 
 
 _HEADER_SEARCH_ROWS = 20
@@ -84,8 +111,9 @@ def _local(tag: str) -> str:
 _ODD_RE = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s/>]")
 
 
-def _sheet_oddities(path: Path) -> dict[str, _SheetOddities]:
-    """Formula cells without a cached value and merged ranges, per contract sheet.
+def _sheet_oddities(path: Path, sheets: tuple[str, ...] | None) -> dict[str, _SheetOddities]:
+    """Formula cells without a cached value and merged ranges, per sheet of ``sheets``
+    (every sheet when None).
 
     Read from the sheet XML directly (openpyxl's read-only mode exposes neither).
     Anything unexpected in the package structure just skips these checks: openpyxl
@@ -101,7 +129,9 @@ def _sheet_oddities(path: Path) -> dict[str, _SheetOddities]:
                 r.get("Id"): r.get("Target", "") for r in rels if _local(r.tag) == "Relationship"
             }
             for sheet in book.iter():
-                if _local(sheet.tag) != "sheet" or sheet.get("name") not in _TABLE_NAMES:
+                if _local(sheet.tag) != "sheet":
+                    continue
+                if sheets is not None and sheet.get("name") not in sheets:
                     continue
                 rid = next((v for k, v in sheet.attrib.items() if _local(k) == "id"), None)
                 target = targets.get(rid, "")
@@ -182,10 +212,9 @@ def _check_oddities(odd: _SheetOddities | None, header_row: int, label: str) -> 
         )
 
 
-def _find_header(rows: list[tuple[Any, ...]], table: str) -> int | None:
-    """Index of the header row: the first filled row that holds a contract column
-    name of ``table`` (within the first filled rows), else the first filled row."""
-    names = frozenset(next(t.names for t in TABLES if t.name == table))
+def _find_header(rows: list[tuple[Any, ...]], names: frozenset[str]) -> int | None:
+    """Index of the header row: the first filled row that holds one of ``names`` (the
+    column names expected; within the first filled rows), else the first filled row."""
     first = None
     seen = 0
     for i, r in enumerate(rows):
@@ -202,14 +231,16 @@ def _find_header(rows: list[tuple[Any, ...]], table: str) -> int | None:
     return first
 
 
-def _read_sheet(ws: Any, label: str, table: str, odd: _SheetOddities | None = None) -> pd.DataFrame:
+def _read_sheet(
+    ws: Any, label: str, names: frozenset[str], odd: _SheetOddities | None = None
+) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
     except Exception as exc:  # a corrupt sheet part: openpyxl raises many types
         raise DataError(f"{label} could not be read: {short_error(exc)}") from None
-    header_at = _find_header(rows, table)
+    header_at = _find_header(rows, names)
     if header_at is None:
         raise DataError(f"{label} is empty")
     _check_oddities(odd, header_at + 1, label)

@@ -600,7 +600,7 @@ def _provenance(results: Results, f: Formatter) -> dict[str, Any] | None:
             {
                 "table": str(i["table"]),
                 "file": str(i["file"]),
-                "rows": f.count(i["rows"]),
+                "rows": f.count(i["rows"]) if "rows" in i else "–",
                 "sha256": str(i.get("sha256", "not a file")),
             }
             for i in prov["inputs"]

@@ -108,9 +108,10 @@ NAMES: dict[str, str] = {
     "software.renderer": "What rendered the documents (Quarto, or the embedded engine)",
     "provenance": "Provenance record of the build (for the supplement's appendix)",
     "provenance.inputs": "The input data files (a list)",
-    "provenance.inputs[].table": "Which input table the file holds (“patients”, “levels”)",
+    "provenance.inputs[].table": "Which input table the file holds (“patients”, “levels”), "
+    "or what else it is (an import's “mapping”, “data dictionary”)",
     "provenance.inputs[].file": "File name of the input table",
-    "provenance.inputs[].rows": "Number of rows the file holds",
+    "provenance.inputs[].rows": "Number of rows the file holds (– for a mapping or dictionary)",
     "provenance.inputs[].sha256": "SHA-256 checksum of the file",
     "provenance.software": "Every software version as (name, version) pairs",
     "provenance.settings": "Every analysis setting as (setting, value) pairs",

@@ -298,16 +298,29 @@ class Preview:
         self._watcher.watch(self._targets(setup), ignored=[out])
 
     def _targets(self, setup: _Setup | None) -> list[Path]:
-        """The configuration file and, as it says, the data, templates and bibliography."""
+        """The configuration file and, as it says, the data, templates and bibliography;
+        for an import mapping, the export and dictionary it reads as well."""
         found = [self.config_file]
         if setup is not None:
-            found += ([Path(setup.data)] if setup.data is not None else []) + list(setup.authored)
+            found += _data_targets(setup.data) + list(setup.authored)
         return found
 
     @property
     def watched(self) -> list[Path]:
         """What is watched now (for the terminal)."""
         return self._targets(self._setup)
+
+
+def _data_targets(data: Path | None) -> list[Path]:
+    """The data and, when the data are an import mapping, every file it reads."""
+    if data is None:
+        return []
+    found = [Path(data)]
+    if Path(data).suffix.lower() in (".yml", ".yaml"):
+        from refracture.data.importing.inputs import mapping_inputs
+
+        found += [path for _, path in mapping_inputs(Path(data))]
+    return found
 
 
 def display(path: Path) -> str:
