@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 
 import docx
+import lxml.html
+import pypdfium2
 from lxml import etree
 
 from refracture.data.example import example_path
@@ -32,7 +34,7 @@ def test_build_since_writes_tracked_changes(tmp_path: Path, cli, example_build: 
         "--out",
         str(out),
         "--formats",
-        "docx",
+        "docx,pdf,html",
         "--engine",
         "embedded",
         "--set",
@@ -63,6 +65,13 @@ def test_build_since_writes_tracked_changes(tmp_path: Path, cli, example_build: 
     deleted = [t.text for t in root.iter(W + "delText")]
     assert deleted.count(old_mean) >= 2
     assert inserted.split().count(new_mean) >= 2
+    # the HTML and PDF show the same marks
+    page = lxml.html.fromstring((out / "manuscript-changes.html").read_bytes())
+    assert old_mean in [d.text for d in page.iter("del")]
+    assert new_mean in [i.text for i in page.iter("ins")]
+    pdf = pypdfium2.PdfDocument(out / "manuscript-changes.pdf")
+    text = "".join(page.get_textpage().get_text_range() for page in pdf)
+    assert f"{old_mean}{new_mean}" in text  # struck-through old, then the new number
     # unchanged paragraphs are the new document's own XML
     new_root = etree.fromstring(zipfile.ZipFile(io.BytesIO(new)).read("word/document.xml"))
     title = etree.tostring(new_root.find(f".//{W}p"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from refracture.report.revision_diff import (
     Paragraph,
     Span,
@@ -141,3 +144,15 @@ def test_accepting_and_rejecting_give_new_and_old_text():
         spans = diff_words(old, new)
         assert new_text(spans) == new
         assert old_text(spans) == old
+
+
+@given(st.text(), st.text())
+def test_any_text_is_given_back_by_accepting_and_rejecting(old, new):
+    spans = diff_words(old, new)
+    assert new_text(spans) == new
+    assert old_text(spans) == old
+
+
+def test_markup_like_text_keeps_every_character():
+    spans = diff_words("Site <b>A</b> & co", "Site <script>alert(1)</script> & co")
+    assert new_text(spans) == "Site <script>alert(1)</script> & co"

@@ -609,7 +609,7 @@ def _run(
             from refracture.report.tracked_changes import write_marked_up
 
             say("Marking the changes since the earlier manuscript")
-            write_marked_up(plan.old_manuscript, tmp, _meta(config, plan.data), epoch)
+            write_marked_up(plan.old_manuscript, tmp, _meta(config, plan.data), epoch, formats)
         say(labels["guard"])
         _guard(plan, stages, guard, tmp)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))

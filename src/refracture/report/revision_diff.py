@@ -41,7 +41,7 @@ __all__ = [
 Op = Literal["=", "+", "-"]
 Kind = Literal["equal", "insert", "delete", "edit"]
 
-_TOKEN = re.compile(r"\s+|[(\[]+|[^\s(\[]+?(?=[.,;:!?)\]]*(?:\s|$))|[.,;:!?)\]]+")
+_TOKEN = re.compile(r"\s+|[(\[]+|[^\s(\[]+?(?=[.,;:!?)\]]*(?:\s|$|[(\[]))|[.,;:!?)\]]+|\S")
 """A word: a run of spaces, opening brackets, a run of non-space characters, or the
 punctuation closing a word (so ``L1.`` is ``L1`` and ``.``, and ``0.047`` stays whole)."""
 
@@ -124,7 +124,10 @@ def old_text(spans: Sequence[Span]) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text)
+    if "".join(tokens) != text:  # every character is in some token (the last alternative)
+        raise AssertionError(f"the word pattern lost text of {text!r}")
+    return tokens
 
 
 def diff_words(old: str, new: str) -> tuple[Span, ...]:

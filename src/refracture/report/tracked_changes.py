@@ -479,13 +479,21 @@ def revision_author(meta: ManuscriptMeta) -> str:
     return corresponding[0].name if corresponding else "refracture"
 
 
-def write_marked_up(old_docx: bytes, folder: Path, meta: ManuscriptMeta, epoch: int) -> list[str]:
-    """Write ``manuscript-changes.docx`` in the build folder ``folder``: its
-    ``manuscript.docx`` with the changes since ``old_docx`` tracked. Returns the names
-    written."""
+def write_marked_up(
+    old_docx: bytes, folder: Path, meta: ManuscriptMeta, epoch: int, formats: Sequence[str]
+) -> list[str]:
+    """Write the marked-up manuscript into the build folder ``folder``:
+    ``manuscript-changes.docx`` (its ``manuscript.docx`` with the changes since
+    ``old_docx`` tracked) and, for ``html`` and ``pdf`` among ``formats``,
+    ``manuscript-changes.html`` and ``.pdf`` (:mod:`refracture.report.marked_up`).
+    Returns the names written."""
+    from refracture.report.marked_up import write_marked_up_html_pdf
+
     new = (folder / "manuscript.docx").read_bytes()
-    marked, _changes = tracked_changes_docx(
-        old_docx, new, author=revision_author(meta), epoch=epoch
-    )
+    marked, changes = tracked_changes_docx(old_docx, new, author=revision_author(meta), epoch=epoch)
     (folder / "manuscript-changes.docx").write_bytes(marked)
-    return ["manuscript-changes.docx"]
+    written = ["manuscript-changes.docx"]
+    others = [f for f in formats if f in ("html", "pdf")]
+    if others:
+        written += write_marked_up_html_pdf(changes, folder, others, title=meta.title, epoch=epoch)
+    return written
