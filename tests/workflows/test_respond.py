@@ -92,6 +92,7 @@ def _kept(project: Path, *, months: int = 13, no_steroids: bool = False) -> pd.D
     return kept
 
 
+@pytest.mark.slow  # the fixture builds the paper three times (~40 s)
 def test_unanswered_comment_is_the_finding_and_strict_exits_1(responded):
     r = responded["run"]
     assert r.returncode == 1, r.stdout + r.stderr
@@ -100,6 +101,7 @@ def test_unanswered_comment_is_the_finding_and_strict_exits_1(responded):
     assert (responded["folder"] / "response-to-reviewers.pdf").read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.slow  # the fixture builds the paper three times (~40 s)
 def test_each_comment_is_quoted_and_answered(responded):
     text = "\n".join(responded["texts"])
     assert "Steroid users may confound the association." in text
@@ -111,6 +113,7 @@ def test_each_comment_is_quoted_and_answered(responded):
     assert "[Authors: answer this comment.]" in text
 
 
+@pytest.mark.slow  # the fixture builds the paper three times (~40 s)
 def test_analysis_answers_have_their_key_results(responded):
     project = responded["project"]
     variant, longer = responded["tables"]
@@ -158,6 +161,7 @@ def _layout_lines(pdf: Path, page: int) -> dict[int, str]:
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils)")
 def test_changes_have_the_page_and_line_of_the_new_pdf(responded):
     texts = responded["texts"]
