@@ -710,6 +710,69 @@ def submit(
 
 
 @app.command()
+def respond(
+    reviews: Annotated[
+        Path,
+        typer.Option("--reviews", help="The reviews file: reviewers, comments, answers."),
+    ] = Path("reviews.yml"),
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            help="The build folder of the submitted version: the response lists each "
+            "changed sentence with its page and line, and the build marks the changes.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any comment has a finding.")
+    ] = False,
+    data: ProjectDataOpt = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="auto, quarto or embedded (for the builds).")
+    ] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Build what the reviews reference, then write the response to the reviewers.
+
+    Writes OUT-response/response-to-reviewers.docx and .pdf: each comment quoted,
+    the authors' answer, for an answer by a reanalysis (a variant or --set
+    overrides) its key results beside the main analysis, and with --since the
+    changed sentences with their section, page and line. A comment without an
+    answer is a finding.
+    """
+    from rich.console import Console
+
+    from refracture.workflows.respond import respond as run
+
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    console = Console(stderr=True, highlight=False)
+    outcome = run(
+        data,
+        cfg,
+        reviews=reviews,
+        since=since,
+        engine=engine,
+        progress=lambda label: console.print(f"• {label}"),
+        check_templates=_template_check(cfg),
+    )
+    typer.echo(f"Wrote the response to the reviewers to {outcome.folder}:")
+    for name in outcome.files:
+        typer.echo(f"  {name}")
+    if outcome.findings:
+        n = len(outcome.findings)
+        typer.echo(f"{n} finding{'s' if n != 1 else ''}:")
+        for f in outcome.findings:
+            typer.echo(f"  - {f}")
+    else:
+        typer.echo("No findings.")
+    if strict and outcome.findings:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
 def diff(
     old: Annotated[Path, typer.Argument(help="Earlier results.json or build folder.")],
     new: Annotated[Path, typer.Argument(help="Later results.json or build folder.")],

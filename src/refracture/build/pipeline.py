@@ -92,6 +92,16 @@ def _read_since(since: Path | None) -> tuple[dict, str] | None:
     return old, digest
 
 
+def _read_since_manuscript(since: Path | None) -> bytes | None:
+    """The earlier build's ``manuscript.docx`` (``--since``), if it has one: the marked-up
+    manuscript is made from it and the new one."""
+    if since is None:
+        return None
+    folder = since if since.is_dir() else since.parent
+    found = folder / "manuscript.docx"
+    return found.read_bytes() if found.is_file() else None
+
+
 def build(
     data: Path | None,
     out: Path,
@@ -131,6 +141,7 @@ def build(
     say = progress or (lambda _label: None)
     with claim(out, say):
         old_results = _read_since(since)
+        old_manuscript = _read_since_manuscript(since)
         options = {
             "formats": list(formats),
             "style": style,
@@ -184,6 +195,7 @@ def build(
             old_results,
             inputs,
             check_templates,
+            old_manuscript,
         )
         with FigureWorkers(figure_workers) as figures:
             outcome = _run(plan, figures, say, None if force else cache, reuse=not force)
@@ -251,6 +263,8 @@ class _Plan:
     old_results: tuple[dict, str] | None
     inputs: tuple[tuple[str, Path], ...]
     check_templates: Callable[[Any], None] | None = None
+    old_manuscript: bytes | None = None
+    """The ``--since`` build's manuscript.docx, for the marked-up manuscript."""
 
 
 def machine_paths(plan: _Plan) -> dict[str, str]:
@@ -604,6 +618,11 @@ def _run(
         figures.wait()
         if formats:
             _render(plan, stages, tmp, say)
+        if plan.old_manuscript is not None and "docx" in formats:
+            from refracture.report.tracked_changes import write_marked_up
+
+            say("Marking the changes since the earlier manuscript")
+            write_marked_up(plan.old_manuscript, tmp, _meta(config, plan.data), epoch, formats)
         say(labels["guard"])
         _guard(plan, stages, guard, tmp)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))

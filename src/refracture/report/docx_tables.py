@@ -64,6 +64,7 @@ __all__ = [
     "lay_out_docx_file",
     "page_of",
     "text_width",
+    "with_document",
     "with_page",
 ]
 
@@ -1113,6 +1114,14 @@ def lay_out_docx(data: bytes, page: Page | None = None) -> tuple[bytes, list[Tab
         raise ValueError(f"not a Word document: {exc}") from exc
     except etree.LxmlError as exc:
         raise ValueError(f"not a Word document: {exc}") from exc
+    return with_document(data, document), layouts
+
+
+def with_document(data: bytes, document: bytes) -> bytes:
+    """The DOCX ``data`` with ``document`` as its ``word/document.xml``; the other zip
+    entries are copied as they are, in the same order, each keeping its name,
+    timestamp and attributes, so equal inputs give equal bytes."""
+    source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
@@ -1124,7 +1133,7 @@ def lay_out_docx(data: bytes, page: Page | None = None) -> tuple[bytes, list[Tab
             info.comment = item.comment
             info.extra = item.extra
             target.writestr(info, content)
-    return out.getvalue(), layouts
+    return out.getvalue()
 
 
 def lay_out_docx_file(path: Path, page: Page | None = None) -> list[TableLayout]:

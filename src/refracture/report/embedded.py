@@ -428,3 +428,31 @@ def render_all(
         asts = list(pool.map(read, prepared))
         paths = list(pool.map(write, items))
     return {(names[i], fmt): path for (i, fmt), path in zip(items, paths, strict=True)}
+
+
+def html_to_pdf(html: Path, pdf: Path, *, epoch: int, timeout: float = 300) -> Path:
+    """Render the standalone HTML file ``html`` to ``pdf``: pandoc's HTML reader and its
+    typst writer (pandoc's own typst template), then typst with its embedded fonts
+    only, so the same HTML gives the same PDF. Struck-through and underlined text
+    (``del``, ``ins``) stay so."""
+    html = Path(html)
+    with _scratch(html.parent, html.stem, ".typ") as typ:
+        _run_pandoc(
+            [
+                html.name,
+                "--from=html",
+                "--to=typst",
+                "--standalone",
+                "--wrap=none",
+                "--fail-if-warnings",
+                f"--output={typ}",
+            ],
+            html,
+            "pdf",
+            epoch=epoch,
+            timeout=timeout,
+        )
+        with _scratch(html.parent, html.stem, ".pdf") as scratch:
+            _compile_typst(typ, scratch, html.parent, epoch=epoch)
+            os.replace(scratch, pdf)
+    return Path(pdf)

@@ -539,9 +539,16 @@ def _submission_table_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
     return sample_table_context(dict(ctx))
 
 
+def _response_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+    from refracture.workflows.respond_context import sample_context
+
+    return sample_context(ctx)
+
+
 OWN_CONTEXT: dict[str, Any] = {
     "reanalyses.qmd.j2": _reanalyses_context,
     "submission/cover-letter.md.j2": _submission_context,
+    "submission/response-to-reviewers.md.j2": _response_context,
     "submission/strobe-checklist.md.j2": _submission_context,
     "submission/submission-check.md.j2": _submission_context,
     "submission/table.md.j2": _submission_table_context,
