@@ -78,6 +78,16 @@ class Result:
         return _plain(self.row(term)[column])
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data. A result never changes once made, so the
+        dict is made once and kept (a rebuild that reuses the analyses serialises
+        them again for ``results.json`` and the figures' keys); do not modify it."""
+        kept = self.__dict__.get("_as_dict")
+        if kept is None:
+            kept = self._as_dict_now()
+            object.__setattr__(self, "_as_dict", kept)
+        return kept
+
+    def _as_dict_now(self) -> dict[str, Any]:
         records = [
             {k: _plain(v) for k, v in rec.items()} for rec in self.table.to_dict(orient="records")
         ]
