@@ -282,7 +282,7 @@ class _Walker:
         self.file, self.lines = _display(path), source.splitlines()
         self.stack.append(name)
         try:
-            self.body(self.env.parse(source, name, str(path)).body, scope)
+            self.body(_parse(self.env, source, name, path).body, scope)
         finally:
             self.stack.pop()
             self.file, self.lines = outer
@@ -564,6 +564,24 @@ def _find(folders: Sequence[Path], name: str) -> Path:
     return folders[-1] / name
 
 
+_PARSED: dict[tuple[str, str, str], Any] = {}
+
+
+def _parse(env, source: str, name: str, path: Path):
+    """``env.parse``, kept per template text: a preview lints the templates at every
+    rebuild, and only the edited file needs parsing again (the trees are only read)."""
+    import hashlib
+
+    k = (name, str(path), hashlib.sha256(source.encode()).hexdigest())
+    tree = _PARSED.get(k)
+    if tree is None:
+        tree = env.parse(source, name, str(path))
+        if len(_PARSED) > 512:
+            _PARSED.clear()
+        _PARSED[k] = tree
+    return tree
+
+
 def lint_templates(
     folder: Path | Sequence[Path] | None = None, context: Mapping[str, Any] | None = None
 ) -> list[Finding]:
@@ -597,7 +615,7 @@ def lint_templates(
         shown = _display(path)
         findings.update(_prose_numbers(shown, source))
         try:
-            tree = env.parse(source, name, str(path))
+            tree = _parse(env, source, name, path)
         except TemplateSyntaxError as e:
             findings.add(Finding(shown, e.lineno or 1, 1, e.message or str(e), "syntax"))
             continue
