@@ -698,15 +698,7 @@ def submit(
     typer.echo(f"  {outcome.zip.name} (the files to upload) and {CHECK_FILE}")
     for c in outcome.checks:
         typer.echo(f"  {c.result:<8} {c.what}: {c.value} [{c.limit}]")
-    if outcome.findings:
-        n = len(outcome.findings)
-        typer.echo(f"{n} finding{'s' if n != 1 else ''}:")
-        for f in outcome.findings:
-            typer.echo(f"  - {f}")
-    else:
-        typer.echo("No findings.")
-    if strict and outcome.findings:
-        raise typer.Exit(EXIT_INVALID)
+    _findings(outcome.findings, strict)
 
 
 @app.command()
@@ -761,14 +753,19 @@ def respond(
     typer.echo(f"Wrote the response to the reviewers to {outcome.folder}:")
     for name in outcome.files:
         typer.echo(f"  {name}")
-    if outcome.findings:
-        n = len(outcome.findings)
+    _findings(outcome.findings, strict)
+
+
+def _findings(findings, strict: bool) -> None:
+    """Print what remains to be done (submit, respond); with --strict, exit 1 if anything."""
+    if findings:
+        n = len(findings)
         typer.echo(f"{n} finding{'s' if n != 1 else ''}:")
-        for f in outcome.findings:
+        for f in findings:
             typer.echo(f"  - {f}")
     else:
         typer.echo("No findings.")
-    if strict and outcome.findings:
+    if strict and findings:
         raise typer.Exit(EXIT_INVALID)
 
 
