@@ -202,3 +202,26 @@ def test_run_lint_prints_findings_and_returns_1(tmp_path, capsys, context, monke
 def test_finding_prints_as_file_line_column():
     f = Finding("t.md.j2", 3, 7, "unknown name x", "unknown-context")
     assert str(f) == "t.md.j2:3:7: unknown-context: unknown name x"
+
+
+def test_a_documented_value_these_data_lack_is_no_error_but_a_typo_is(templates, context):
+    """A reanalysis (e.g. one procedure only) may leave documented values out of the
+    context; the authors' copy of the shipped text uses them only where they exist."""
+    from refracture.report.context_names import NAMES
+
+    assert "cutoffs.plateau" in NAMES
+    lacking = {
+        **context,
+        "cutoffs": {k: v for k, v in context["cutoffs"].items() if k != "plateau"},
+    }
+    assert "plateau" not in lacking["cutoffs"]
+    _plant(
+        templates,
+        "partials/discussion.md.j2",
+        "{{ cutoffs.first }}",
+        "{{ cutoffs.first }}{% if cutoffs.plateau %} (a plateau){% endif %}",
+    )
+    assert lint_templates(templates, context=lacking) == []
+    _plant(templates, "partials/discussion.md.j2", "cutoffs.plateau", "cutoffs.plateu")
+    (finding,) = lint_templates(templates, context=lacking)
+    assert finding.text == "unknown context value cutoffs.plateu"
