@@ -521,9 +521,7 @@ def context(
 
     if fmt not in ("md", "json"):
         raise UsageError(f"--format must be md or json, not {fmt!r}")
-    cfg = _load_config(config, overrides or [], None)
-    if cfg is not None and data is None:
-        data = cfg.data.path
+    cfg, data = _project(config, overrides, data)
     _, results = analyse(data, cfg, "the renderer", build_epoch())
     ctx = build_context(
         results,
@@ -553,10 +551,8 @@ def sources(
 
     from refracture.workflows.sources import write_sources_at
 
-    cfg = _load_config(config, overrides or [], None)
+    cfg, data = _project(config, overrides, data)
     root = cfg.file.parent if cfg is not None and cfg.file is not None else Path(".")
-    if cfg is not None and data is None:
-        data = cfg.data.path
     console = Console(stderr=True, highlight=False)
     written = write_sources_at(
         root,
@@ -681,9 +677,7 @@ def submit(
     from refracture.workflows.submit import CHECK_FILE
     from refracture.workflows.submit import submit as run
 
-    cfg = _load_config(config, overrides or [], None)
-    if cfg is not None and data is None:
-        data = cfg.data.path
+    cfg, data = _project(config, overrides, data)
     console = Console(stderr=True, highlight=False)
     outcome = run(
         data,
@@ -737,9 +731,7 @@ def respond(
 
     from refracture.workflows.respond import respond as run
 
-    cfg = _load_config(config, overrides or [], None)
-    if cfg is not None and data is None:
-        data = cfg.data.path
+    cfg, data = _project(config, overrides, data)
     console = Console(stderr=True, highlight=False)
     outcome = run(
         data,
@@ -826,6 +818,15 @@ def _template_check(cfg):
     from refracture.workflows.lint import project_check
 
     return project_check(cfg.manuscript.templates)
+
+
+def _project(config: Path | None, overrides: list[str] | None, data: Path | None):
+    """The configuration in effect and the data: ``--data`` if given, else the
+    configuration's (None: the built-in example)."""
+    cfg = _load_config(config, overrides or [], None)
+    if cfg is not None and data is None:
+        data = cfg.data.path
+    return cfg, data
 
 
 def _load_config(path: Path | None, overrides: list[str], variant: str | None):

@@ -54,7 +54,7 @@ from refracture.build.config_schema import (
     _Model,
     _section,
 )
-from refracture.common.settings_file import StrictLoader
+from refracture.common.settings_file import StrictLoader, read_yaml
 from refracture.errors import ConfigError
 
 __all__ = [
@@ -86,22 +86,7 @@ _Loader = StrictLoader  # refuses a key written twice
 
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: configuration file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{label}: is a folder, not a configuration file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{label}: cannot read the configuration file ({e})") from None
-    try:
-        raw = yaml.load(text, Loader=_Loader)  # a SafeLoader
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{label}: {where}not valid YAML: {e.problem}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{label}: not valid YAML: {e}") from None
+    raw = read_yaml(path, label, "configuration file", _Loader)
     if raw is None:
         return {}
     if not isinstance(raw, dict):

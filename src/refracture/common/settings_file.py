@@ -130,3 +130,27 @@ def describe_error(
         text = str(err["msg"])
         msg = text[:1].lower() + text[1:]
     return f"{msg} (got {show(err.get('input'))})"
+
+
+def read_yaml(path: Path, label: str, what: str, loader: type[yaml.SafeLoader]) -> Any:
+    """The YAML document of ``path`` (a ``what``: "configuration file", "mapping file"),
+    or :class:`~refracture.errors.ConfigError` naming ``label`` and, for a syntax error,
+    the line and column."""
+    from refracture.errors import ConfigError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: {what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{label}: is a folder, not a {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{label}: cannot read the {what} ({e})") from None
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{label}: {where}not valid YAML: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{label}: not valid YAML: {e}") from None

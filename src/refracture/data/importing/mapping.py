@@ -42,11 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic import model_validator as _model_validator
 
-from refracture.common.settings_file import StrictLoader, describe_error, dotted, show
+from refracture.common.settings_file import StrictLoader, describe_error, dotted, read_yaml, show
 from refracture.data.importing.inputs import resolve
 from refracture.errors import ConfigError, ConfigProblems
 
@@ -180,22 +179,7 @@ class LoadedMapping:
 
 
 def _read(path: Path, label: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: mapping file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{label}: is a folder, not a mapping file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{label}: cannot read the mapping file ({e})") from None
-    try:
-        raw = yaml.load(text, Loader=MappingLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{label}: {where}not valid YAML: {e.problem}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{label}: not valid YAML: {e}") from None
+    raw = read_yaml(path, label, "mapping file", MappingLoader)
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{label}: must be a mapping with format, records, patients and levels, not {show(raw)}"
