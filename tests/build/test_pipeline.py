@@ -237,3 +237,59 @@ def test_no_machine_path_in_any_output(cli, tmp_path) -> None:
     assert "Quarto 1.7.32" in sources
     for rel, text in _output_texts(with_quarto).items():
         assert marker not in text, f"{rel} names a path of the machine"
+
+
+def test_the_guard_checks_again_a_file_changed_after_its_first_pass(tmp_path, monkeypatch):
+    """The guard checks what is written while the documents render, then the rest: a
+    file that changed after the first pass, or appeared since, is checked as it is at
+    the end (a verdict holds for the bytes it was given, never for a name)."""
+    from refracture.build.pipeline import _Screen
+    from refracture.build.stages import Stages
+    from refracture.report.guard import Guard, IdentifierLeakError
+
+    monkeypatch.setenv("REFRACTURE_CACHE_DIR", str(tmp_path / "cache"))
+    tmp = tmp_path / "staging"
+    tmp.mkdir()
+    (tmp / "results.json").write_text('{"n": 3}', encoding="utf-8")
+    screen = _Screen(Stages(None), Guard(["PT-90017"]), tmp)
+    screen.check(screen.files())
+    (tmp / "results.json").write_text('{"n": 3, "who": "PT-90017"}', encoding="utf-8")
+    with pytest.raises(IdentifierLeakError):
+        screen.finish(Stages(None))
+
+    (tmp / "results.json").write_text('{"n": 3}', encoding="utf-8")
+    screen = _Screen(Stages(None), Guard(["PT-90017"]), tmp)
+    screen.check(screen.files())
+    (tmp / "manuscript.html").write_text("<p>PT-90017</p>", encoding="utf-8")
+    with pytest.raises(IdentifierLeakError):
+        screen.finish(Stages(None))
+
+    (tmp / "manuscript.html").write_text("<p>clean</p>", encoding="utf-8")
+    stages = Stages(None)
+    screen = _Screen(stages, Guard(["PT-90017"]), tmp)
+    screen.check(["results.json"])
+    screen.finish(stages)
+    assert stages.ran == ["guard:manuscript.html", "guard:results.json"]
+
+
+def test_a_template_finding_is_reported_before_a_render_error(tmp_path, monkeypatch) -> None:
+    """The lint runs while the documents render; when both fail, the lint's finding
+    (file, line) is the error, as when the lint ran first."""
+    import refracture.build.pipeline as pipeline
+    from refracture.build.pipeline import build
+    from refracture.errors import ConfigError, RenderError
+
+    def broken_render(*_args, **_kwargs):
+        raise RenderError("pandoc failed")
+
+    def lint(_results):
+        raise ConfigError("1 problem in the templates: discussion.md.j2:3:1")
+
+    monkeypatch.setattr(pipeline, "_render", broken_render)
+    kwargs = {"engine": "embedded", "figure_workers": 0, "formats": ("html",)}
+    with pytest.raises(ConfigError, match=r"discussion\.md\.j2:3:1"):
+        build(None, tmp_path / "a", check_templates=lint, **kwargs)
+    with pytest.raises(RenderError, match="pandoc failed"):
+        build(None, tmp_path / "b", check_templates=lambda _results: None, **kwargs)
+    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "b").exists()

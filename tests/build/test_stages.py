@@ -205,3 +205,46 @@ def test_a_record_without_stage_keys_is_not_a_previous_build(tmp_path) -> None:
         json.dumps({"written_by": "refracture", "files": [], "stages": {}, "sha256": {}})
     )
     assert Previous.read(tmp_path) is not None
+
+
+def test_an_html_build_with_svg_figures_makes_the_same_html(tmp_path, cli) -> None:
+    """What the preview builds on an edit: the HTML, its figures as SVG only. Its HTML is
+    the HTML of a build with figures in every format; building that folder again with
+    every figure format draws the figures again and gives the folder of a cold build."""
+    from refracture.build.pipeline import embedded_figure_formats
+    from refracture.figures.build import FIGURES
+
+    assert embedded_figure_formats(("html",)) == ("svg",)
+    assert embedded_figure_formats(("html", "pdf", "docx")) == ("png", "svg")
+    assert cli("init", "p", "--example", cwd=tmp_path).returncode == 0
+    cfg = load_config(tmp_path / "p" / "refracture.yml", [])
+
+    def html(out: Path, **options):
+        return build(
+            cfg.data.path,
+            tmp_path / out,
+            config=cfg,
+            engine="embedded",
+            figure_workers=0,
+            formats=("html",),
+            **options,
+        )
+
+    html("svg", figure_formats=("svg",))
+    html("full")
+    figures = sorted(p.name for p in (tmp_path / "svg" / "figures").iterdir())
+    assert figures == sorted(f"{stem}.svg" for stem in FIGURES)
+    for doc in ("manuscript.html", "supplementary.html"):
+        assert (tmp_path / "svg" / doc).read_bytes() == (tmp_path / "full" / doc).read_bytes()
+    again = html("svg")  # not "up to date": the figure formats are part of the stamp
+    assert {f"figure:{stem}" for stem in FIGURES} <= set(again.ran)
+    assert _files(tmp_path / "svg") == _files(tmp_path / "full")
+
+
+def test_figure_formats_outside_png_pdf_svg_are_refused(tmp_path) -> None:
+    from refracture.errors import ConfigError
+
+    for wrong in ((), ("tiff",), ("svg", "eps")):
+        with pytest.raises(ConfigError, match="non-empty subset of png, pdf, svg"):
+            build(None, tmp_path / "out", engine="embedded", figure_formats=wrong)
+    assert not (tmp_path / "out").exists()

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from refracture.build.stages import StageCache, Stages
     from refracture.figures.build import FigureWorkers
 
-__all__ = ["BuildOutcome", "build", "stage_names"]
+__all__ = ["BuildOutcome", "build", "embedded_figure_formats", "stage_names"]
 
 Progress = Callable[[str], None]
 
@@ -117,6 +118,7 @@ def build(
     check_templates: Callable[[Any], None] | None = None,
     sources_only: bool = False,
     cache: StageCache | None = None,
+    figure_formats: tuple[str, ...] | None = None,
 ) -> BuildOutcome:
     """Run every stage and write the build folder ``out``.
 
@@ -132,6 +134,9 @@ def build(
     Every stage whose inputs are unchanged since the build in ``out`` is reused
     from it (:mod:`refracture.build.stages`); ``cache`` keeps the analyses in
     memory across the builds of one process (``refracture preview``).
+    ``figure_formats`` draws the figures in just these formats (default: PNG, PDF
+    and SVG, the authors' files); the preview's HTML-only builds ask for what the
+    HTML embeds (:func:`embedded_figure_formats`).
     """
     from refracture.build.folders import check_destination, claim
     from refracture.build.stamp import build_stamp, is_up_to_date
@@ -149,6 +154,8 @@ def build(
             "since": old_results[1] if old_results else None,
             "config": _config_hash(config),
         }
+        if figure_formats is not None:
+            options["figures"] = list(figure_formats)
         stamp = build_stamp(data, options, authored_inputs(config))
         made_from = {
             "data": data,
@@ -171,6 +178,15 @@ def build(
             )
         if style not in STYLES:
             raise ConfigError(f"--style must be one of {', '.join(STYLES)}, not {style!r}")
+        from refracture.figures.style import FORMATS as FIGURE_FORMATS
+
+        if figure_formats is not None and (
+            not figure_formats or set(figure_formats) - set(FIGURE_FORMATS)
+        ):
+            raise ConfigError(
+                f"figures are drawn in a non-empty subset of {', '.join(FIGURE_FORMATS)}; "
+                f"got {','.join(figure_formats) or 'nothing'}"
+            )
         epoch = build_epoch()
         renderer = choose_engine(engine, epoch)
         from refracture.build.stages import Previous
@@ -196,10 +212,19 @@ def build(
             inputs,
             check_templates,
             old_manuscript,
+            tuple(figure_formats or FIGURE_FORMATS),
         )
         with FigureWorkers(figure_workers) as figures:
             outcome = _run(plan, figures, say, None if force else cache, reuse=not force)
         return dataclasses.replace(outcome, stamp=made_from)
+
+
+def embedded_figure_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The figure formats documents in ``formats`` embed (either renderer): SVG in the
+    HTML and the PDF, PNG in the DOCX."""
+    from refracture.report.embedded import FIGURE_EXTENSION
+
+    return tuple(sorted({FIGURE_EXTENSION[f] for f in formats}))
 
 
 def authored_inputs(config: Config | None) -> tuple[Path, ...]:
@@ -265,6 +290,8 @@ class _Plan:
     check_templates: Callable[[Any], None] | None = None
     old_manuscript: bytes | None = None
     """The ``--since`` build's manuscript.docx, for the marked-up manuscript."""
+    figure_formats: tuple[str, ...] = ("png", "pdf", "svg")
+    """The formats each figure is drawn in."""
 
 
 def machine_paths(plan: _Plan) -> dict[str, str]:
@@ -484,18 +511,19 @@ def _figures(plan: _Plan, results: Results, stages: Stages, figures: FigureWorke
     """Reuse each figure whose results are unchanged; hand the others to the workers."""
     from refracture.build.stages import key
     from refracture.figures.build import figure_jobs
-    from refracture.figures.style import FORMATS
 
     wanted = set()
+    formats = plan.figure_formats
     for stem, (plot, args, kwargs) in figure_jobs(results).items():
         drawn = [r.to_dict() if hasattr(r, "to_dict") else r for r in args]
         options = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in kwargs.items()}
-        k = key("figure", stem, plot, drawn, options, plan.epoch, plan.stamp["parts"]["refracture"])
-        files = [f"figures/{stem}.{fmt}" for fmt in FORMATS]
+        code = plan.stamp["parts"]["refracture"]
+        k = key("figure", stem, plot, drawn, options, formats, plan.epoch, code)
+        files = [f"figures/{stem}.{fmt}" for fmt in formats]
         if not stages.reuse(f"figure:{stem}", k, files, tmp):
             wanted.add(stem)
     if wanted:
-        figures.submit(results, tmp / "figures", epoch=plan.epoch, only=wanted)
+        figures.submit(results, tmp / "figures", epoch=plan.epoch, only=wanted, formats=formats)
 
 
 def _render(plan: _Plan, stages: Stages, tmp: Path, say: Progress) -> None:
@@ -535,30 +563,103 @@ def _render(plan: _Plan, stages: Stages, tmp: Path, say: Progress) -> None:
         )
 
 
-def _guard(plan: _Plan, stages: Stages, guard, tmp: Path) -> None:
-    """Check every output the guard has not found clean before with these bytes,
-    identifiers and paths (a hit fails the build: nothing is published)."""
-    import hashlib
+def _write(
+    plan: _Plan,
+    results: Results,
+    stages: Stages,
+    figures: FigureWorkers,
+    tmp: Path,
+    software: dict,
+    say: Progress,
+) -> None:
+    """The figures (drawn meanwhile when workers draw them), results and Quarto sources."""
+    from refracture.report.sources import write_sources
 
-    from refracture.build.stages import key, load_verdicts, save_verdicts
+    labels, config = dict(_STAGES), plan.config
+    _figures(plan, results, stages, figures, tmp)
+    say(labels["write"])
+    results.write(tmp)
+    say(f"{labels['sources']} ({plan.renderer.reason})")
+    changes = None
+    if plan.old_results:
+        from refracture.report.changes import diff_results, to_markdown
 
-    # the identifiers themselves, not the data: a changed T-score leaves the verdicts
-    # of unchanged files standing
-    context = key(
-        hashlib.sha256("\n".join(sorted(guard.identifiers)).encode()).hexdigest(),
-        sorted(guard.paths),
+        now = json.loads(results.to_json())
+        changes = to_markdown(diff_results(plan.old_results[0], now), level=1)
+    manuscript = config.manuscript if config is not None else None
+    write_sources(
+        results,
+        tmp,
+        style=plan.style,
+        software=software,
+        meta=_meta(config, plan.data),
+        changes=changes,
+        templates=manuscript.templates if manuscript else None,
+        bibliography=manuscript.bibliography if manuscript else None,
+        reuse=lambda name, k: stages.reuse(f"file:{name}", k, [name], tmp),
     )
-    verdicts = load_verdicts() if stages.previous is not None else set()
-    skip, new = set(), []
-    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
-        rel = path.relative_to(tmp).as_posix()
-        k = key("guard", context, rel, hashlib.sha256(path.read_bytes()).hexdigest())
-        if stages.checked(f"guard:{rel}", k, verdicts):
-            skip.add(rel)
-        else:
-            new.append(k)
-    guard.check(tmp, skip=skip)
-    save_verdicts(new)
+
+
+class _Screen:
+    """The identifier guard over a build's staging folder, in passes: what is written
+    before the documents render is checked while pandoc (or Quarto) renders them, the
+    rest afterwards. A file is checked unless the guard found it clean before with
+    these bytes, identifiers and paths; a hit fails the build (nothing is published).
+    Verdicts are by the bytes a file has when checked, so a file changed after its
+    pass is checked again."""
+
+    def __init__(self, stages: Stages, guard, tmp: Path) -> None:
+        import hashlib
+
+        from refracture.build.stages import key, load_verdicts
+
+        self.guard, self.tmp = guard, tmp
+        # the identifiers themselves, not the data: a changed T-score leaves the
+        # verdicts of unchanged files standing
+        self.context = key(
+            hashlib.sha256("\n".join(sorted(guard.identifiers)).encode()).hexdigest(),
+            sorted(guard.paths),
+        )
+        self.verdicts = load_verdicts() if stages.previous is not None else set()
+        self.clean: dict[str, str] = {}  # file → the SHA-256 of the bytes found clean
+
+    def files(self) -> list[str]:
+        tmp = self.tmp
+        return sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+
+    def _key(self, rel: str, sha: str) -> str:
+        from refracture.build.stages import key
+
+        return key("guard", self.context, rel, sha)
+
+    def check(self, files: list[str]) -> None:
+        """Check ``files`` (relative to the staging folder) as they are now."""
+        import hashlib
+
+        todo: dict[str, str] = {}
+        for rel in files:
+            sha = hashlib.sha256((self.tmp / rel).read_bytes()).hexdigest()
+            if self.clean.get(rel) != sha and self._key(rel, sha) not in self.verdicts:
+                todo[rel] = sha
+            else:
+                self.clean[rel] = sha
+        if todo:
+            self.guard.check(self.tmp, only=todo)
+        self.clean.update(todo)
+
+    def finish(self, stages: Stages) -> None:
+        """Check whatever is new or changed since the last pass, then record each file's
+        verdict (ran: checked in this build; reused: found clean before)."""
+        from refracture.build.stages import save_verdicts
+
+        files = self.files()
+        self.check(files)
+        new = []
+        for rel in files:
+            k = self._key(rel, self.clean[rel])
+            if not stages.checked(f"guard:{rel}", k, self.verdicts):
+                new.append(k)
+        save_verdicts(new)
 
 
 def _run(
@@ -573,58 +674,47 @@ def _run(
     from refracture.build.stamp import write_stamp
     from refracture.report.sources import software_versions
 
-    out, formats, style, config = plan.out, plan.formats, plan.style, plan.config
-    renderer, epoch, stamp, old_results = plan.renderer, plan.epoch, plan.stamp, plan.old_results
+    out, formats, config = plan.out, plan.formats, plan.config
+    renderer, epoch, stamp = plan.renderer, plan.epoch, plan.stamp
     labels = dict(_STAGES)
     stages = Stages(Previous.read(out) if reuse else None)
     analysed, identifiers, analyses_sha = _analyses(plan, stages, cache, say)
     results = with_meta(analysed, plan.data, config, renderer.description, epoch)
     software = software_versions(renderer.description)
-    if plan.check_templates is not None:
-        plan.check_templates(results)
 
     from refracture.build.folders import staged_output
+    from refracture.report.guard import Guard, unchecked_identifiers
 
     with staged_output(out, plan.inputs) as tmp:
-        _figures(plan, results, stages, figures, tmp)  # drawn while the sources are written
-        say(labels["write"])
-        results.write(tmp)
-        say(f"{labels['sources']} ({renderer.reason})")
-        from refracture.report.sources import write_sources
-
-        changes = None
-        if old_results:
-            from refracture.report.changes import diff_results, to_markdown
-
-            now = json.loads(results.to_json())
-            changes = to_markdown(diff_results(old_results[0], now), level=1)
-        manuscript = config.manuscript if config is not None else None
-        write_sources(
-            results,
-            tmp,
-            style=style,
-            software=software,
-            meta=_meta(config, plan.data),
-            changes=changes,
-            templates=manuscript.templates if manuscript else None,
-            bibliography=manuscript.bibliography if manuscript else None,
-            reuse=lambda name, k: stages.reuse(f"file:{name}", k, [name], tmp),
-        )
-        from refracture.report.guard import Guard, unchecked_identifiers
-
+        try:
+            _write(plan, results, stages, figures, tmp, software, say)
+        except Exception:
+            if plan.check_templates is not None:  # the lint explains a template's error best
+                plan.check_templates(results)
+            raise
         say(labels["figures"])
         # the main process would only wait here: it prepares the identifier guard
         guard = Guard(identifiers, machine_paths(plan))
         figures.wait()
-        if formats:
-            _render(plan, stages, tmp, say)
+        screen = _Screen(stages, guard, tmp)
+        written = screen.files()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refracture-render") as pool:
+            # the documents render in processes of their own (pandoc, Quarto); meanwhile
+            # this one lints the templates and checks what is written. A lint finding
+            # fails the build before a render error does.
+            rendering = pool.submit(_render, plan, stages, tmp, say) if formats else None
+            if plan.check_templates is not None:
+                plan.check_templates(results)
+            screen.check(written)
+            if rendering is not None:
+                rendering.result()
         if plan.old_manuscript is not None and "docx" in formats:
             from refracture.report.tracked_changes import write_marked_up
 
             say("Marking the changes since the earlier manuscript")
             write_marked_up(plan.old_manuscript, tmp, _meta(config, plan.data), epoch, formats)
         say(labels["guard"])
-        _guard(plan, stages, guard, tmp)
+        screen.finish(stages)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
         write_stamp(
             tmp,

@@ -4,12 +4,13 @@ Each stage's output is keyed by a content hash of exactly its inputs:
 
 * ``analyses``: the data files, the analysis settings and cohort filters, and
   refracture's own code;
-* ``figure:STEM``: the results that figure draws, its options, the build date
-  and refracture's code;
+* ``figure:STEM``: the results that figure draws, its options, the formats it
+  is drawn in, the build date and refracture's code;
 * ``render:DOC.FMT``: the document's ``.qmd``, the render assets, the figures,
   the renderer, the style and the build date;
-* ``guard:FILE``: the file's bytes, the patient identifiers (through the key of
-  the analyses, which covers the data and filters) and the machine's paths. The
+* ``guard:FILE``: the file's bytes, the patient identifiers and the machine's
+  paths (what is written before the documents render is checked while they
+  render, the rest after; a file is judged by its bytes at the end). The
   guard's verdicts are kept in refracture's cache folder, not in the build
   record: their keys depend on this machine's paths, and a build record must be
   the same wherever the same inputs are built.

@@ -64,18 +64,25 @@ def figure_jobs(results: Results) -> dict[str, tuple[str, tuple[Any, ...], dict[
 
 
 def draw_one(
-    stem: str, plot: str, args: tuple[Any, ...], kwargs: dict[str, Any], folder: Path, epoch: int
+    stem: str,
+    plot: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    folder: Path,
+    epoch: int,
+    formats: tuple[str, ...] | None = None,
 ) -> list[Path]:
-    """Draw one figure with ``plots.<plot>(*args, **kwargs)`` and save it in three formats."""
+    """Draw one figure with ``plots.<plot>(*args, **kwargs)`` and save it in ``formats``
+    (default: PNG, PDF and SVG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from refracture.figures import plots
-    from refracture.figures.style import journal_style, save
+    from refracture.figures.style import FORMATS, journal_style, save
 
     with journal_style():
         ax = getattr(plots, plot)(*args, **kwargs)
-    return save(ax.figure, folder / stem, epoch=epoch)
+    return save(ax.figure, folder / stem, formats or FORMATS, epoch=epoch)
 
 
 def _default_epoch() -> int:
@@ -146,14 +153,21 @@ class FigureWorkers:
         ]
 
     def submit(
-        self, results: Results, folder: Path, *, epoch: int, only: set[str] | None = None
+        self,
+        results: Results,
+        folder: Path,
+        *,
+        epoch: int,
+        only: set[str] | None = None,
+        formats: tuple[str, ...] | None = None,
     ) -> None:
-        """Start drawing every figure (or those of ``only``, by stem) into ``folder``."""
+        """Start drawing every figure (or those of ``only``, by stem) into ``folder``, in
+        ``formats`` (default: every format)."""
         import pickle
 
         folder.mkdir(parents=True, exist_ok=True)
         jobs = [
-            (stem, plot, args, kwargs, folder, epoch)
+            (stem, plot, args, kwargs, folder, epoch, formats)
             for stem, (plot, args, kwargs) in figure_jobs(results).items()
             if only is None or stem in only
         ]

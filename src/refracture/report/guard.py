@@ -562,10 +562,19 @@ class Guard:
             )
             self.path_pattern = re.compile(rf"(?<![A-Za-z0-9+])(?:{alternation})(?![A-Za-z0-9+])")
 
-    def _scan(self, folder: Path, skip: frozenset[str] = frozenset()) -> _Scanner:
+    def _scan(
+        self,
+        folder: Path,
+        skip: frozenset[str] = frozenset(),
+        only: Iterable[str] | None = None,
+    ) -> _Scanner:
         scanner = _Scanner(Path(folder), self.identifiers, self)
         if self.identifiers or self.paths:
-            for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            if only is None:
+                files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+            else:
+                files = [Path(folder) / rel for rel in sorted(set(only))]
+            for path in files:
                 if path.relative_to(folder).as_posix() not in skip:
                     scanner.scan(path)
         return scanner
@@ -576,11 +585,14 @@ class Guard:
             return []
         return sorted(self._scan(folder).leaks)
 
-    def check(self, folder: Path, skip: Iterable[str] = ()) -> None:
+    def check(
+        self, folder: Path, skip: Iterable[str] = (), only: Iterable[str] | None = None
+    ) -> None:
         """Raise :class:`IdentifierLeakError` (identifiers masked) on any identifier, and
         :class:`MachinePathError` on any path of this machine. ``skip``: files (relative
-        to ``folder``) already checked with exactly these bytes, identifiers and paths."""
-        scanner = self._scan(folder, frozenset(skip))
+        to ``folder``) already checked with exactly these bytes, identifiers and paths;
+        ``only``: check just these files (relative to ``folder``), not every file."""
+        scanner = self._scan(folder, frozenset(skip), only)
         if scanner.leaks:
             raise IdentifierLeakError.from_leaks(scanner.leaks)
         if scanner.path_hits:
