@@ -302,7 +302,7 @@ class _StandIn(Preview):
         self.calls.append(every_format)
         return super()._rebuild(every_format, progress)  # reads the configuration
 
-    def _build(self, setup, formats, progress):
+    def _build(self, setup, formats, progress, *, complete=False):
         self.formats.append(formats)
         assert self.gate.wait(30)
         if self.fail is not None:
@@ -690,3 +690,17 @@ def test_an_import_mapping_is_watched_with_the_files_it_reads(tmp_path) -> None:
     ]
     assert _data_targets(tmp_path / "data") == [tmp_path / "data"]
     assert _data_targets(None) == []
+
+
+def test_garbage_is_collected_only_once_no_build_is_asked_for() -> None:
+    from refracture.workflows.preview import _Requests
+
+    requests = _Requests()
+    assert requests.idle(0.05)  # nothing asked: idle
+    requests.put(every_format=False)
+    assert not requests.idle(0.05)  # a build is waiting
+    assert requests.take() is False
+    threading.Timer(0.05, lambda: requests.put(every_format=True)).start()
+    assert not requests.idle(5)  # a request came before the time was up
+    requests.close()
+    assert not requests.idle(0.05)

@@ -4,8 +4,9 @@ A :class:`Preview` lives as long as the command. It serves the build folder on
 the loopback (:mod:`~refracture.workflows.preview_server`), watches the paper's
 inputs (:mod:`~refracture.workflows.preview_watch`) and rebuilds, one build at a
 time on a worker thread, after each debounced change; changes that arrive during
-a build are folded into one build after it. Edits build the HTML only; the PDF
-and DOCX are built when a page asks (its "Render PDF and DOCX" button) and once
+a build are folded into one build after it. Edits build the HTML only, with the
+figures as SVG (what the HTML embeds); the PDF and DOCX, and the figures in every
+format, are built when a page asks (its "Render PDF and DOCX" button) and once
 more when the preview stops (:meth:`Preview.render_final`), so the folder is left
 complete.
 
@@ -17,8 +18,9 @@ panel above it; the next good rebuild removes the panel.
 
 Every build goes through :meth:`Preview._rebuild`, which calls the pipeline's
 ``build`` with figures drawn in this process (no worker processes to start per
-edit). Nothing of a build is kept beyond its outcome, so the process's size
-does not grow with the number of edits.
+edit). Nothing of a build is kept beyond its outcome, and the garbage of builds is
+collected once the page has reloaded, so the process's size does not grow with the
+number of edits.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = ["DEFAULT_PORT", "Preview", "display"]
 
 DEFAULT_PORT = 4848
 ALL_FORMATS = ("html", "pdf", "docx")
+_SWEEP_IDLE_S = 0.25  # quiet time after a build before the garbage is collected
+_SWEEP_EVERY = 4  # builds in a row after which it is collected anyway
 
 
 class _Cancelled(BaseException):
@@ -66,6 +70,13 @@ class _Requests:
         with self._cond:
             self._pending = bool(self._pending) or every_format
             self._cond.notify_all()
+
+    def idle(self, timeout: float) -> bool:
+        """Whether no build is asked for (and the preview is open) for ``timeout`` seconds."""
+        with self._cond:
+            return not self._cond.wait_for(
+                lambda: self._pending is not None or self._closed, timeout
+            )
 
     def take(self) -> bool | None:
         """The next build to run (waits for one); ``None`` once closed."""
@@ -206,11 +217,19 @@ class Preview:
     # --- builds ------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        unswept = 0  # builds since the last full garbage collection
         while True:
+            # A full collection takes tens of milliseconds and holds the interpreter: it
+            # runs once the page has had time to reload (or after a run of builds), so
+            # that neither the reload nor the next build waits for it.
+            if unswept and (unswept >= _SWEEP_EVERY or self._requests.idle(_SWEEP_IDLE_S)):
+                gc.collect()  # a build's tables and figures go now, not at some later build
+                unswept = 0
             every_format = self._requests.take()
             if every_format is None:
                 return
             self._build_once(every_format)
+            unswept += 1
 
     def _build_once(self, every_format: bool) -> None:
         self.state.started(rendering=every_format)
@@ -236,8 +255,6 @@ class Preview:
                 what = "HTML, PDF and DOCX" if every_format else "HTML"
                 self.say(f"Rebuilt the {what} in {seconds:.1f} s: {self.url}")
             self.state.finished(out=outcome.out, new=not outcome.up_to_date)
-        finally:
-            gc.collect()  # a build's tables and figures go now, not at some later build
 
     def _check_cancel(self, _label: str) -> None:
         if self._cancel.is_set():
@@ -247,15 +264,27 @@ class Preview:
         """One build: the configuration is read again and what is watched follows it."""
         setup = self._read_setup(report=True)
         self._retarget(setup)
-        return self._build(setup, setup.every_format if every_format else ("html",), progress)
+        formats = setup.every_format if every_format else ("html",)
+        return self._build(setup, formats, progress, complete=every_format)
 
     def _build(
-        self, setup: _Setup, formats: tuple[str, ...], progress: Callable[[str], None]
+        self,
+        setup: _Setup,
+        formats: tuple[str, ...],
+        progress: Callable[[str], None],
+        *,
+        complete: bool = False,
     ) -> BuildOutcome:
         """The preview's only call of the pipeline, with the stage cache that lives as long
         as the preview (unchanged stages are reused, the analyses from memory) and the
-        figures drawn in this process: no worker processes to start for each edit."""
-        from refracture.build.pipeline import build
+        figures drawn in this process: no worker processes to start for each edit.
+
+        An edit's build draws the figures only as its documents embed them (the HTML:
+        SVG; their PNG, for the DOCX, is most of a figure's drawing time); a
+        ``complete`` build makes the folder ``refracture build`` would, every figure
+        in every format.
+        """
+        from refracture.build.pipeline import build, embedded_figure_formats
 
         return build(
             setup.data,
@@ -268,6 +297,7 @@ class Preview:
             figure_workers=0,
             check_templates=setup.check(),
             cache=self._cache,
+            figure_formats=None if complete else embedded_figure_formats(formats),
         )
 
     def render_final(self) -> BuildOutcome:

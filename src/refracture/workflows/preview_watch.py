@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ["DEBOUNCE_MS", "Watcher", "watch_plan"]
 
-DEBOUNCE_MS = 50
+DEBOUNCE_MS = 20
 """Quiet time after a change before it is reported (changes closer than this are grouped)."""
 _LONGEST_MS = 1000  # a stream of changes is reported at least this often
 _READY_MS = 300  # the watch loop wakes up this often without changes (and sees a stop)
