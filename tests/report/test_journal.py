@@ -132,3 +132,20 @@ def test_an_invalid_profile_names_its_file_and_each_key(tmp_path: Path) -> None:
     assert "bad.yml: max_tables:" in message
     assert "bad.yml: figures.format:" in message
     assert "bad.yml: words: unknown key" in message
+
+
+def test_an_edited_profile_is_read_again(tmp_path: Path) -> None:
+    """Profiles are kept by their text (the preview's lint asks for one at every
+    rebuild): an edit of the file is seen at once, and an error is never kept."""
+    folder = tmp_path / FOLDER
+    folder.mkdir()
+    path = folder / "tight.yml"
+    path.write_text("name: Tight\nmax_tables: 3\n", encoding="utf-8")
+    assert load_journal("tight", tmp_path).max_tables == 3
+    path.write_text("name: Tight\nmax_tables: 5\n", encoding="utf-8")
+    assert load_journal("tight", tmp_path).max_tables == 5
+    path.write_text("name: Tight\nmax_tables: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tight\.yml: cannot be read"):
+        load_journal("tight", tmp_path)
+    path.write_text("name: Tight\nmax_tables: 4\n", encoding="utf-8")
+    assert load_journal("tight", tmp_path).max_tables == 4

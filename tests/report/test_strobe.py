@@ -160,3 +160,18 @@ def test_a_tag_before_any_heading_is_on_the_title_page(tmp_path) -> None:
     result = checklist(load_guideline(), "<!-- strobe: 1a -->\n", pdf)
     row = next(r for r in result.rows if r.item.id == "1a")
     assert [(p.section, p.page) for p in row.places] == [(TITLE_PAGE, 1)]
+
+
+def test_the_projects_own_guideline_is_read_again_after_an_edit(tmp_path: Path) -> None:
+    """Guidelines are kept by their text (the preview's lint reads one at every
+    rebuild): the authors' edit of their copy is seen at once."""
+    import yaml
+
+    shipped = templates_dir() / "reporting" / "strobe-case-control.yml"
+    ours = tmp_path / "reporting" / "strobe-case-control.yml"
+    ours.parent.mkdir()
+    data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    for title in ("Our checklist", "Our checklist, edited"):
+        ours.write_text(yaml.safe_dump({**data, "title": title}), encoding="utf-8")
+        assert load_guideline(tmp_path).title == title
+    assert load_guideline().title == data["title"]

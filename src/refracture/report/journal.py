@@ -15,6 +15,7 @@ guessed; a check without a limit reports its count only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -128,10 +129,10 @@ def _shown(origin: str, path: Path) -> str:
     return f"refracture's {FOLDER}/{path.name}" if origin == "refracture" else str(path)
 
 
-def _read(origin: str, path: Path) -> dict[str, Any]:
+def _read(origin: str, path: Path, text: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{_shown(origin, path)}: cannot be read: {exc}") from exc
     if data is None:
         return {}
@@ -165,8 +166,26 @@ def load_journal(name: str, project: Path | None = None) -> JournalProfile:
     """
     origin, path = _file(name, project)
     generic_origin, generic_path = _file(GENERIC, project)
-    raw = _read(origin, path)
-    base = _read(generic_origin, generic_path) if name != GENERIC else {}
+    generic = (generic_origin, generic_path, _text(generic_origin, generic_path))
+    return _profile(name, (origin, path, _text(origin, path)), generic)
+
+
+def _text(origin: str, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{_shown(origin, path)}: cannot be read: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _profile(
+    name: str, own: tuple[str, Path, str], generic: tuple[str, Path, str]
+) -> JournalProfile:
+    """The profile of these files' texts, read once per text (the template lint of
+    every preview rebuild asks for one; a profile is immutable)."""
+    origin, path, _ = own
+    raw = _read(*own)
+    base = _read(*generic) if name != GENERIC else {}
     reserved = {"key", "origin", "own"} & set(raw)
     if reserved:
         raise ConfigError(f"{_shown(origin, path)}: unknown key {sorted(reserved)[0]!r}")

@@ -19,6 +19,7 @@ or "not reported".
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,7 +91,20 @@ def load_guideline(project: Path | None = None, name: str = GUIDELINE) -> Guidel
     if path is None:
         raise ConfigError(f"refracture is installed without its reporting guideline {name!r}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path.name}: not a reporting guideline refracture can read ({exc})"
+        ) from exc
+    return _guideline(path.name, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _guideline(file: str, text: str) -> Guideline:
+    """The guideline of the YAML ``text`` of ``file``, read once per text (the template
+    lint of every preview rebuild asks for it; a Guideline is immutable)."""
+    try:
+        data = yaml.safe_load(text)
         items = tuple(
             Item(
                 id=str(i["id"]),
@@ -111,12 +125,10 @@ def load_guideline(project: Path | None = None, name: str = GUIDELINE) -> Guidel
             items=items,
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"{path.name}: not a reporting guideline refracture can read ({exc})"
-        ) from exc
+        raise ConfigError(f"{file}: not a reporting guideline refracture can read ({exc})") from exc
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
-        raise ConfigError(f"{path.name}: an item is listed twice")
+        raise ConfigError(f"{file}: an item is listed twice")
     return guideline
 
 

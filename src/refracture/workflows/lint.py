@@ -637,11 +637,15 @@ def lint_templates(
                 included.add(str(inc.template.value))
     ctx = example_context() if context is None else context
     walker = _Walker(env, folders, ctx)
+    samples: dict[Any, Mapping[str, Any]] = {}  # one sample per kind of context
     for name in parsed:
         if name in included:  # partials are checked with the names their includer sets
             continue
         if name in OWN_CONTEXT:  # a document of its own (not the manuscript's context)
-            own = _Walker(env, folders, OWN_CONTEXT[name](ctx))
+            make = OWN_CONTEXT[name]
+            if make not in samples:
+                samples[make] = make(ctx)
+            own = _Walker(env, folders, samples[make])
             own.template(name, ChainMap())
             findings.update(own.findings)
             continue
