@@ -239,37 +239,40 @@ def test_no_machine_path_in_any_output(cli, tmp_path) -> None:
         assert marker not in text, f"{rel} names a path of the machine"
 
 
-def test_the_guard_checks_again_a_file_changed_after_its_first_pass(tmp_path, monkeypatch):
+def _first_pass_then(tmp: Path, first: dict[str, str], then: dict[str, str]):
+    """A guard for PT-90017 that checks ``first`` (file → text) in its first pass, and
+    its stages after ``then`` is written and the last pass ran."""
+    from refracture.build.pipeline import _Screen
+    from refracture.build.stages import Stages
+    from refracture.report.guard import Guard
+
+    for name, text in first.items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    stages = Stages(None)
+    screen = _Screen(stages, Guard(["PT-90017"]), tmp)
+    screen.check(sorted(first))
+    for name, text in then.items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    screen.finish(stages)
+    return stages
+
+
+@pytest.mark.parametrize(
+    "then",
+    [{"results.json": '{"who": "PT-90017"}'}, {"manuscript.html": "<p>PT-90017</p>"}],
+    ids=["changed since", "new since"],
+)
+def test_the_guard_checks_again_a_file_changed_after_its_first_pass(tmp_path, monkeypatch, then):
     """The guard checks what is written while the documents render, then the rest: a
     file that changed after the first pass, or appeared since, is checked as it is at
     the end (a verdict holds for the bytes it was given, never for a name)."""
-    from refracture.build.pipeline import _Screen
-    from refracture.build.stages import Stages
-    from refracture.report.guard import Guard, IdentifierLeakError
+    from refracture.report.guard import IdentifierLeakError
 
     monkeypatch.setenv("REFRACTURE_CACHE_DIR", str(tmp_path / "cache"))
-    tmp = tmp_path / "staging"
-    tmp.mkdir()
-    (tmp / "results.json").write_text('{"n": 3}', encoding="utf-8")
-    screen = _Screen(Stages(None), Guard(["PT-90017"]), tmp)
-    screen.check(screen.files())
-    (tmp / "results.json").write_text('{"n": 3, "who": "PT-90017"}', encoding="utf-8")
     with pytest.raises(IdentifierLeakError):
-        screen.finish(Stages(None))
-
-    (tmp / "results.json").write_text('{"n": 3}', encoding="utf-8")
-    screen = _Screen(Stages(None), Guard(["PT-90017"]), tmp)
-    screen.check(screen.files())
-    (tmp / "manuscript.html").write_text("<p>PT-90017</p>", encoding="utf-8")
-    with pytest.raises(IdentifierLeakError):
-        screen.finish(Stages(None))
-
-    (tmp / "manuscript.html").write_text("<p>clean</p>", encoding="utf-8")
-    stages = Stages(None)
-    screen = _Screen(stages, Guard(["PT-90017"]), tmp)
-    screen.check(["results.json"])
-    screen.finish(stages)
-    assert stages.ran == ["guard:manuscript.html", "guard:results.json"]
+        _first_pass_then(tmp_path, {"results.json": '{"n": 3}'}, then)
+    clean = _first_pass_then(tmp_path, {"results.json": '{"n": 3}'}, {"manuscript.html": "<p/>"})
+    assert clean.ran == ["guard:manuscript.html", "guard:results.json"]
 
 
 def test_a_template_finding_is_reported_before_a_render_error(tmp_path, monkeypatch) -> None:
