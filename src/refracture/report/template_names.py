@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from refracture.report.context_reference import flatten
+from refracture.report.template_walk import ScopeWalker
 
 __all__ = ["used_names"]
 
@@ -54,7 +55,14 @@ _ONE_ITEM = frozenset({"first", "last", "random"})
 _SAME_VALUE = frozenset({"default", "d"})
 
 
-class _Collector:
+class _Collector(ScopeWalker):
+    """Records the dotted context name behind each value a template reads; a value is
+    a tuple of :class:`_Ref`, :class:`_Items` and :class:`_Parts` (empty: nothing
+    from the context)."""
+
+    unknown = ()
+    loop = ()
+
     def __init__(self, env, folder: Path, context: Mapping[str, Any]) -> None:
         self.env = env
         self.folder = folder
@@ -73,78 +81,6 @@ class _Collector:
             self.body(tree.body, scope)
         finally:
             self.stack.pop()
-
-    def body(self, stmts: Iterable, scope: ChainMap) -> None:
-        for node in stmts:
-            self.stmt(node, scope)
-
-    def stmt(self, node, scope: ChainMap) -> None:
-        from jinja2 import nodes as n
-
-        if isinstance(node, n.Output):
-            for child in node.nodes:
-                if not isinstance(child, n.TemplateData):
-                    self.expr(child, scope)
-        elif isinstance(node, n.Assign):
-            self.bind(node.target, self.expr(node.node, scope), scope)
-        elif isinstance(node, n.AssignBlock):
-            self.body(node.body, scope)
-            self.bind(node.target, (), scope)
-        elif isinstance(node, n.For):
-            items = self.expr(node.iter, scope)
-            inner = scope.new_child({"loop": ()})
-            self.bind(node.target, self.each(items), inner)
-            if node.test is not None:
-                self.expr(node.test, inner)
-            self.body(node.body, inner)
-            self.body(node.else_, scope)
-        elif isinstance(node, n.If):
-            self.expr(node.test, scope)
-            self.body(node.body, scope)
-            for elif_ in node.elif_:
-                self.stmt(elif_, scope)
-            self.body(node.else_, scope)
-        elif isinstance(node, n.Include):
-            if isinstance(node.template, n.Const) and isinstance(node.template.value, str):
-                self.template(node.template.value, scope.new_child())
-            else:
-                self.expr(node.template, scope)
-        elif isinstance(node, n.Macro | n.CallBlock):
-            inner = scope.new_child({"varargs": (), "kwargs": (), "caller": (), "loop": ()})
-            for arg in node.args:
-                self.bind(arg, (), inner)
-            for default in node.defaults:
-                self.expr(default, scope)
-            if isinstance(node, n.CallBlock):
-                self.expr(node.call, scope)
-            self.body(node.body, inner)
-            if isinstance(node, n.Macro):
-                scope[node.name] = ()
-        elif isinstance(node, n.Import):
-            scope[node.target] = ()
-        elif isinstance(node, n.FromImport):
-            for name in node.names:
-                scope[name[1] if isinstance(name, tuple) else name] = ()
-        elif isinstance(node, n.With):
-            inner = scope.new_child()
-            for target, value in zip(node.targets, node.values, strict=False):
-                self.bind(target, self.expr(value, scope), inner)
-            self.body(node.body, inner)
-        else:  # blocks, filter blocks, scopes, expression statements …
-            for child in node.iter_child_nodes():
-                if isinstance(child, n.Expr):
-                    self.expr(child, scope)
-                else:
-                    self.stmt(child, scope)
-
-    def bind(self, target, value: tuple, scope: ChainMap) -> None:
-        from jinja2 import nodes as n
-
-        if isinstance(target, n.Name):
-            scope[target.name] = value
-        elif isinstance(target, n.Tuple):
-            for i, item in enumerate(target.items):
-                self.bind(item, self.unpack(value, i), scope)
 
     # ---- values: a tuple of _Ref / _Items / _Parts (empty: nothing from the context)
     def each(self, values: tuple) -> tuple:

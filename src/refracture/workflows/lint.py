@@ -26,12 +26,14 @@ from __future__ import annotations
 import re
 import sys
 from collections import ChainMap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from refracture.report.template_walk import ScopeWalker
 
 __all__ = [
     "ALLOWED",
@@ -268,8 +270,11 @@ def example_context() -> dict[str, Any]:
     return template_context(results)
 
 
-class _Walker:
+class _Walker(ScopeWalker):
     """Walks a template's syntax tree with the names in scope and their sample values."""
+
+    unknown = UNKNOWN
+    loop = _LOOP
 
     def __init__(self, env, folders: Sequence[Path], context: Mapping[str, Any]) -> None:
         self.env = env
@@ -300,84 +305,6 @@ class _Walker:
         src = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         col = src.find(needle) + 1 if needle and needle in src else 1
         self.findings.add(Finding(self.file, line, col, text, "unknown-context"))
-
-    # ---- statements
-    def body(self, stmts: Iterable, scope: ChainMap) -> None:
-        for node in stmts:
-            self.stmt(node, scope)
-
-    def stmt(self, node, scope: ChainMap) -> None:
-        from jinja2 import nodes as n
-
-        if isinstance(node, n.Output):
-            for child in node.nodes:
-                if not isinstance(child, n.TemplateData):
-                    self.expr(child, scope)
-        elif isinstance(node, n.Assign):
-            self.bind(node.target, self.expr(node.node, scope), scope)
-        elif isinstance(node, n.AssignBlock):
-            self.body(node.body, scope)
-            self.bind(node.target, UNKNOWN, scope)
-        elif isinstance(node, n.For):
-            items = self.expr(node.iter, scope)
-            inner = scope.new_child({"loop": _LOOP})
-            self.bind(node.target, self.each(items), inner)
-            if node.test is not None:
-                self.expr(node.test, inner)
-            self.body(node.body, inner)
-            self.body(node.else_, scope)
-        elif isinstance(node, n.If):
-            self.expr(node.test, scope)
-            self.body(node.body, scope)
-            for elif_ in node.elif_:
-                self.stmt(elif_, scope)
-            self.body(node.else_, scope)
-        elif isinstance(node, n.Include):
-            if isinstance(node.template, n.Const) and isinstance(node.template.value, str):
-                self.template(node.template.value, scope.new_child())
-            else:
-                self.expr(node.template, scope)
-        elif isinstance(node, n.Macro | n.CallBlock):
-            inner = scope.new_child(
-                {"varargs": UNKNOWN, "kwargs": UNKNOWN, "caller": UNKNOWN, "loop": _LOOP}
-            )
-            for arg in node.args:
-                self.bind(arg, UNKNOWN, inner)
-            for default in node.defaults:
-                self.expr(default, scope)
-            if isinstance(node, n.CallBlock):
-                self.expr(node.call, scope)
-            self.body(node.body, inner)
-            if isinstance(node, n.Macro):
-                scope[node.name] = UNKNOWN
-        elif isinstance(node, n.Import | n.FromImport):
-            if isinstance(node, n.Import):
-                scope[node.target] = UNKNOWN
-            else:
-                for name in node.names:
-                    scope[name[1] if isinstance(name, tuple) else name] = UNKNOWN
-        elif isinstance(node, n.With):
-            inner = scope.new_child()
-            for target, value in zip(node.targets, node.values, strict=False):
-                self.bind(target, self.expr(value, scope), inner)
-            self.body(node.body, inner)
-        else:  # blocks, filter blocks, scopes, expression statements …
-            for child in node.iter_child_nodes():
-                if isinstance(child, n.Expr):
-                    self.expr(child, scope)
-                else:
-                    self.stmt(child, scope)
-
-    def bind(self, target, value: Any, scope: ChainMap) -> None:
-        from jinja2 import nodes as n
-
-        if isinstance(target, n.Name):
-            scope[target.name] = value
-        elif isinstance(target, n.Tuple):
-            for i, item in enumerate(target.items):
-                self.bind(item, self.unpack(value, i), scope)
-        elif isinstance(target, n.NSRef):
-            self.expr(n.Name(target.name, "load", lineno=target.lineno), scope)
 
     # ---- values
     @staticmethod
