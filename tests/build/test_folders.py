@@ -383,7 +383,7 @@ def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path) -> None:
     first.stderr.close()
     assert first.returncode == 0
     assert second.returncode == 0, second.stderr
-    assert "Waiting for another build into out to finish" in second.stderr
+    assert "Waiting for another command writing out to finish" in second.stderr
     record = json.loads((tmp_path / "out" / RECORD_NAME).read_text())
     on_disk = sorted(
         p.relative_to(tmp_path / "out").as_posix()
@@ -592,5 +592,26 @@ def test_a_waiter_locks_the_new_lock_file_when_the_holder_removed_it(tmp_path) -
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert order == ["first", "second"]
-    assert said == [f"Waiting for another build into {out} to finish"]
+    assert said == [f"Waiting for another command writing {out} to finish"]
     assert not (tmp_path / ".out.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "advice"),
+    [
+        ("build", "Choose a new or empty folder for the build"),
+        ("submission", "Choose a new or empty folder for the submission"),
+    ],
+)
+def test_a_refusal_names_the_kind_of_folder(tmp_path, kind, advice) -> None:
+    """``refracture submit`` refuses a folder of the user's as "the submission folder",
+    not as a build folder; the build's own words are unchanged."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError) as refused:
+        check_destination(out, kind=kind)
+    text = str(refused.value)
+    assert text.startswith(f"The {kind} folder ")
+    assert "holds files refracture did not write (mine.txt)" in text
+    assert advice in text

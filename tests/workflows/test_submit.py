@@ -235,6 +235,7 @@ def test_a_folder_of_the_users_is_never_replaced(project, cli) -> None:
     (mine / "notes.txt").write_text("keep me", encoding="utf-8")
     r = cli("submit", "--journal", "test", "--out", "mine", cwd=project)
     assert r.returncode == 1
+    assert "The submission folder mine holds files refracture did not write" in r.stderr
     assert "notes.txt" in r.stderr
     assert (mine / "notes.txt").read_text(encoding="utf-8") == "keep me"
     same = cli("submit", "--out", "_manuscript", cwd=project)

@@ -119,6 +119,10 @@ def _git_root(start: Path) -> Path | None:
     return None
 
 
+BUILD = "build"
+"""The default ``kind`` of an output folder in messages ("the build folder")."""
+
+
 def _protected(inputs: Iterable[tuple[str, Path]]) -> list[tuple[str, Path]]:
     """What no output folder may be or contain, resolved, with a word for each."""
     cwd = Path.cwd().resolve()
@@ -137,49 +141,52 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_destination(out: Path, inputs: Iterable[tuple[str, Path]] = ()) -> Path:
+def check_destination(
+    out: Path, inputs: Iterable[tuple[str, Path]] = (), *, kind: str = BUILD
+) -> Path:
     """The resolved folder ``out`` if a build may replace it; else :class:`OutputError`.
 
     ``inputs`` are (what, path) pairs the folder may neither be nor contain (the
     data, the configuration file); the working folder, the home folder, any
     filesystem root and their git work trees are always protected. Nothing is
-    written or changed here.
+    written or changed here. ``kind`` is what the folder is called in a message
+    (the build folder, the submission folder …).
     """
     given = Path(out)
-    advice = "Choose a new or empty folder for the build, or delete this one yourself."
+    the = f"The {kind} folder"
+    advice = f"Choose a new or empty folder for the {kind}, or delete this one yourself."
+    replaces = "refracture replaces this whole folder each time, so it will not write there"
     if given.is_symlink() and not given.exists():
         raise OutputError(
-            f"The build folder {given} is a symbolic link to nothing; refracture will not "
+            f"{the} {given} is a symbolic link to nothing; refracture will not "
             f"write through it. {advice}"
         )
     path = given.resolve()
     if path.exists() and not path.is_dir():
-        raise OutputError(f"The build folder {_display(path)} is a file, not a folder. {advice}")
+        raise OutputError(f"{the} {_display(path)} is a file, not a folder. {advice}")
     if path.parent == path or os.path.ismount(path):
         raise OutputError(
-            f"The build folder {path} is a filesystem root; refracture never replaces one. {advice}"
+            f"{the} {path} is a filesystem root; refracture never replaces one. {advice}"
         )
     for what, protected in _protected(inputs):
         if _inside(protected, path):
             holds = "is" if protected == path else "contains"
-            raise OutputError(
-                f"The build folder {_display(path)} {holds} {what}; a build replaces its "
-                f"whole folder, so refracture will not build there. {advice}"
-            )
+            raise OutputError(f"{the} {_display(path)} {holds} {what}; {replaces}. {advice}")
     if path.is_dir():
         foreign = _foreign(path)
         if foreign:
             raise OutputError(
-                f"The build folder {_display(path)} holds files refracture did not write "
-                f"({_names(foreign)}); a build replaces its whole folder, so refracture will "
-                f"not build there. {advice}"
+                f"{the} {_display(path)} holds files refracture did not write "
+                f"({_names(foreign)}); {replaces}. {advice}"
             )
     return path
 
 
 @contextlib.contextmanager
-def claim(out: Path, say: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the lock of the build folder ``out`` (an OS lock on ``.NAME.lock`` beside it).
+def claim(
+    out: Path, say: Callable[[str], None] | None = None, *, kind: str = BUILD
+) -> Iterator[None]:
+    """Hold the lock of the ``kind`` folder ``out`` (an OS lock on ``.NAME.lock`` beside it).
 
     A second build into the same folder waits here (saying so) until the first is
     done; the lock is released when the holder exits or dies. The lock file is
@@ -199,12 +206,12 @@ def claim(out: Path, say: Callable[[str], None] | None = None) -> Iterator[None]
             out.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise _cannot_write(out, exc) from exc
+            raise _cannot_write(out, exc, kind) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if say is not None and not said:
-                say(f"Waiting for another build into {_display(out.absolute())} to finish")
+                say(f"Waiting for another command writing {_display(out.absolute())} to finish")
                 said = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -221,7 +228,7 @@ def claim(out: Path, say: Callable[[str], None] | None = None) -> Iterator[None]
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _cannot_write(out: Path, exc: OSError) -> OutputError:
+def _cannot_write(out: Path, exc: OSError, kind: str = BUILD) -> OutputError:
     reason = {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is exhausted",
@@ -230,8 +237,8 @@ def _cannot_write(out: Path, exc: OSError) -> OutputError:
         errno.EPERM: "permission denied",
     }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     return OutputError(
-        f"Cannot write the build folder {_display(Path(out))}: {reason}. "
-        "Nothing of an earlier build was changed."
+        f"Cannot write the {kind} folder {_display(Path(out))}: {reason}. "
+        "Nothing written there before was changed."
     )
 
 
@@ -282,7 +289,9 @@ def _staging(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def staged_output(out: Path, inputs: Iterable[tuple[str, Path]] = ()) -> Iterator[Path]:
+def staged_output(
+    out: Path, inputs: Iterable[tuple[str, Path]] = (), *, kind: str = BUILD
+) -> Iterator[Path]:
     """Yield a fresh folder beside ``out``; on success it replaces ``out`` atomically.
 
     ``out`` is checked first (:func:`check_destination`). The build is written
@@ -293,13 +302,13 @@ def staged_output(out: Path, inputs: Iterable[tuple[str, Path]] = ()) -> Iterato
     killed builds are swept first; an error while writing removes the staging
     folder and leaves ``out`` as it was.
     """
-    out = check_destination(out, inputs)
+    out = check_destination(out, inputs, kind=kind)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _sweep(out)
         tmp = _staging(out)
     except OSError as exc:
-        raise _cannot_write(out, exc) from exc
+        raise _cannot_write(out, exc, kind) from exc
     try:
         yield tmp
         if not (tmp / RECORD_NAME).is_file():
@@ -307,12 +316,12 @@ def staged_output(out: Path, inputs: Iterable[tuple[str, Path]] = ()) -> Iterato
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.errno in _WRITE_ERRNOS:
-            raise _cannot_write(out, exc) from exc
+            raise _cannot_write(out, exc, kind) from exc
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    check_destination(out, inputs)  # nothing foreign arrived while the build ran
+    check_destination(out, inputs, kind=kind)  # nothing foreign arrived while it ran
     if out.exists() and _exchange(tmp, out):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous build
         return

@@ -53,7 +53,7 @@ def import_cohort(
 
     say = progress or (lambda _label: None)
     inputs = _inputs(mapping)
-    check_destination(out, inputs)  # before anything is read
+    check_destination(out, inputs, kind="import")  # before anything is read
     say(f"Reading {Path(mapping).name} and its source")
     imported = import_mapping(mapping)
     raw = cohort_from_import(imported)
@@ -66,7 +66,7 @@ def import_cohort(
         "levels.csv": contract_csv(raw.levels),
         "import-report.md": import_report(imported.summary, report.warnings, Path(mapping).name),
     }
-    with claim(out, say), staged_output(out, inputs) as tmp:
+    with claim(out, say, kind="import"), staged_output(out, inputs, kind="import") as tmp:
         for name in FILES:
             (tmp / name).write_text(texts[name], encoding="utf-8", newline="")
     return ImportOutcome(

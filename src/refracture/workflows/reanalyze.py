@@ -316,8 +316,9 @@ def reanalyze(
         folders[name] = out.with_name(f"{out.name}-{name}")
     dest = out.with_name(f"{out.name}-reanalyses")
     inputs = protected_inputs(config.data.path, config)
-    for folder in (*folders.values(), dest):  # every folder, before any work starts
+    for folder in folders.values():  # every folder, before any work starts
         check_destination(folder, inputs)
+    check_destination(dest, inputs, kind="reanalyses")
     tasks = [
         BuildTask(
             name,
@@ -362,7 +363,7 @@ def reanalyze(
     ]
     renderer = choose_engine(engine, build_epoch())
     meta = config.manuscript_meta()
-    with claim(dest, say), staged_output(dest, inputs) as tmp:
+    with claim(dest, say, kind="reanalyses"), staged_output(dest, inputs, kind="reanalyses") as tmp:
         say("Writing and rendering the Reanalyses supplement")
         ctx = reanalyses_context(
             meta.title, meta.date, meta.synthetic and config.data.path is None, variants, table

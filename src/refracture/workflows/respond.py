@@ -221,7 +221,7 @@ def respond(
     build_out = Path(config.output.out) if config is not None else Path("_manuscript")
     out = build_out.with_name(f"{build_out.name}-response")
     inputs = protected_inputs(data, config)
-    check_destination(out, inputs)
+    check_destination(out, inputs, kind="response")
     analyses = {
         c.id: (_analysis_config(config, c), _analysis_folder(build_out, c))
         for c in comments
@@ -275,7 +275,7 @@ def respond(
             )
     changes = _changes_context(old_docx, built) if old_docx is not None else []
     context = response_context(meta, comments, answers, tables, changes)
-    with claim(out, say), staged_output(out, inputs) as tmp:
+    with claim(out, say, kind="response"), staged_output(out, inputs, kind="response") as tmp:
         say("Writing the response to the reviewers")
         markdown = render_template("response-to-reviewers.md.j2", context, templates).lstrip()
         written = render_markdown(markdown, tmp, RESPONSE, ["docx", "pdf"], epoch=epoch)

@@ -173,7 +173,7 @@ def write_sources_at(
     inputs = protected_inputs(data, config)
     _check_report(report, inputs)  # everything checked before any work
     for name in FOLDERS:
-        check_destination(root / name, inputs)
+        check_destination(root / name, inputs, kind="sources")
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="refracture-sources-") as scratch:
         built = Path(scratch) / "build"
@@ -197,7 +197,11 @@ def write_sources_at(
                 raise OutputError(f"Cannot write report/: {exc.strerror or exc}.") from exc
         written += [report / name for name in DOCUMENTS]
         for name in FOLDERS:
-            with claim(root / name, say), staged_output(root / name, inputs) as tmp:
+            folder = root / name
+            with (
+                claim(folder, say, kind="sources"),
+                staged_output(folder, inputs, kind="sources") as tmp,
+            ):
                 shutil.copytree(built / name, tmp, dirs_exist_ok=True)
             written.append(root / name)
         quarto = root / "_quarto.yml"

@@ -313,7 +313,7 @@ def submit(
     out = Path(out) if out is not None else build_out.parent / DEFAULT_OUT
     _check_folders(out, build_out)
     inputs = protected_inputs(data, config)
-    check_destination(out, inputs)  # before any work
+    check_destination(out, inputs, kind="submission")  # before any work
     wanted = set(config.output.formats if config is not None else FORMATS) | {"pdf", "docx"}
     formats = tuple(f for f in FORMATS if f in wanted)
     style = config.output.style if config is not None else "submission"
@@ -349,7 +349,7 @@ def submit(
     counts = word_counts(sections)
     qmd = (built / "report" / "manuscript.qmd").read_text(encoding="utf-8")
 
-    with claim(out, say), staged_output(out, inputs) as tmp:
+    with claim(out, say, kind="submission"), staged_output(out, inputs, kind="submission") as tmp:
         for name in _COPIED:
             shutil.copyfile(built / name, tmp / name)
         figures = _write_figures(results, qmd, profile, tmp, epoch, say)
