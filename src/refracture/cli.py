@@ -608,7 +608,8 @@ def preview(
     """
     import webbrowser
 
-    from refracture.workflows.preview import DEFAULT_PORT, Preview, display
+    from refracture.common.paths import shown
+    from refracture.workflows.preview import DEFAULT_PORT, Preview
 
     session = Preview(
         load_config=lambda: _load_config(config, overrides or [], None),
@@ -623,7 +624,7 @@ def preview(
         if port is None and session.server.port != DEFAULT_PORT:
             _err(f"Port {DEFAULT_PORT} is in use (another preview?), so this one takes the next.")
         _err(f"Previewing the paper at {session.url} (on this computer only)")
-        _err("Watching: " + ", ".join(display(p) for p in session.watched))
+        _err("Watching: " + ", ".join(shown(p) for p in session.watched))
         _err("Ctrl-C stops" + (", after building the PDF and DOCX." if render_on_exit else "."))
         if not no_browser:
             webbrowser.open(session.url)
@@ -637,7 +638,7 @@ def preview(
     _err("Building HTML, PDF and DOCX before stopping (Ctrl-C again stops at once)…")
     outcome = session.render_final()
     done = "was up to date" if outcome.up_to_date else "is built"
-    _err(f"{display(outcome.out)} {done}: the paper in every format.")
+    _err(f"{shown(outcome.out)} {done}: the paper in every format.")
 
 
 @app.command()

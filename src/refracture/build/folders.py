@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from refracture.common.paths import shown
 from refracture.errors import OutputError
 
 __all__ = [
@@ -98,18 +99,9 @@ def _foreign(folder: Path) -> list[str]:
 
 
 def _names(paths: list[str]) -> str:
-    shown = ", ".join(paths[:_SHOWN])
+    listed = ", ".join(paths[:_SHOWN])
     more = len(paths) - _SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _display(path: Path) -> str:
-    """``path`` as the user may have typed it: relative to the working folder when inside."""
-    try:
-        rel = path.relative_to(Path.cwd().resolve())
-    except ValueError:
-        return str(path)
-    return "." if rel == Path(".") else rel.as_posix()
+    return listed + (f" and {more} more" if more > 0 else "")
 
 
 def _git_root(start: Path) -> Path | None:
@@ -163,7 +155,7 @@ def check_destination(
         )
     path = given.resolve()
     if path.exists() and not path.is_dir():
-        raise OutputError(f"{the} {_display(path)} is a file, not a folder. {advice}")
+        raise OutputError(f"{the} {shown(path)} is a file, not a folder. {advice}")
     if path.parent == path or os.path.ismount(path):
         raise OutputError(
             f"{the} {path} is a filesystem root; refracture never replaces one. {advice}"
@@ -171,12 +163,12 @@ def check_destination(
     for what, protected in _protected(inputs):
         if _inside(protected, path):
             holds = "is" if protected == path else "contains"
-            raise OutputError(f"{the} {_display(path)} {holds} {what}; {replaces}. {advice}")
+            raise OutputError(f"{the} {shown(path)} {holds} {what}; {replaces}. {advice}")
     if path.is_dir():
         foreign = _foreign(path)
         if foreign:
             raise OutputError(
-                f"{the} {_display(path)} holds files refracture did not write "
+                f"{the} {shown(path)} holds files refracture did not write "
                 f"({_names(foreign)}); {replaces}. {advice}"
             )
     return path
@@ -211,7 +203,7 @@ def claim(
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if say is not None and not said:
-                say(f"Waiting for another command writing {_display(out.absolute())} to finish")
+                say(f"Waiting for another command writing {shown(out.absolute())} to finish")
                 said = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -237,7 +229,7 @@ def _cannot_write(out: Path, exc: OSError, kind: str = BUILD) -> OutputError:
         errno.EPERM: "permission denied",
     }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     return OutputError(
-        f"Cannot write the {kind} folder {_display(Path(out))}: {reason}. "
+        f"Cannot write the {kind} folder {shown(Path(out))}: {reason}. "
         "Nothing written there before was changed."
     )
 

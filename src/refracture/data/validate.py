@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from refracture.common.paths import shown
 from refracture.data import schema as S
 from refracture.data.load import RawCohort, Source, read_raw
 from refracture.data.problems import Problem, ProblemCollector, render_problems
@@ -105,7 +106,7 @@ class ValidationReport:
         the rest are summarised as "… and N more".
         """
         ne, nw = len(self.errors), len(self.warnings)
-        where = f" in {self.source.path}" if self.source is not None else ""
+        where = f" in {shown(self.source.path)}" if self.source is not None else ""
         head = f"Input data check{where}: {_count(ne, 'error')}, {_count(nw, 'warning')}"
         if self.ok:
             head += " - the data are valid"

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from refracture.common.paths import shown
 from refracture.report.template_walk import ScopeWalker
 
 __all__ = [
@@ -151,14 +152,6 @@ def _snippet(line: str, start: int, end: int) -> str:
     right = min(len(line), end + 30)
     text = " ".join(line[left:right].split())
     return ("…" if left else "") + text + ("…" if right < len(line) else "")
-
-
-def _display(path: Path) -> str:
-    """``path`` relative to the working folder when it lies inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
@@ -292,7 +285,7 @@ class _Walker(ScopeWalker):
         path = _find(self.folders, name)
         source = path.read_text(encoding="utf-8")
         outer = self.file, self.lines
-        self.file, self.lines = _display(path), source.splitlines()
+        self.file, self.lines = shown(path), source.splitlines()
         self.stack.append(name)
         try:
             self.body(_parse(self.env, source, name, path).body, scope)
@@ -550,15 +543,15 @@ def lint_templates(
     for name in names:
         path = _find(folders, name)
         source = path.read_text(encoding="utf-8")
-        shown = _display(path)
-        findings.update(_prose_numbers(shown, source))
+        file = shown(path)
+        findings.update(_prose_numbers(file, source))
         try:
             tree = _parse(env, source, name, path)
         except TemplateSyntaxError as e:
-            findings.add(Finding(shown, e.lineno or 1, 1, e.message or str(e), "syntax"))
+            findings.add(Finding(file, e.lineno or 1, 1, e.message or str(e), "syntax"))
             continue
         parsed.append(name)
-        findings.update(_literal_numbers(shown, source, tree))
+        findings.update(_literal_numbers(file, source, tree))
         for inc in tree.find_all(n.Include):
             if isinstance(inc.template, n.Const):
                 included.add(str(inc.template.value))

@@ -25,7 +25,6 @@ number of edits.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import threading
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refracture.build.stages import StageCache
+from refracture.common.paths import shown
 from refracture.errors import describe
 from refracture.workflows.preview_server import PreviewServer
 from refracture.workflows.preview_state import PreviewState
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from refracture.build.config import Config
     from refracture.build.pipeline import BuildOutcome
 
-__all__ = ["DEFAULT_PORT", "Preview", "display"]
+__all__ = ["DEFAULT_PORT", "Preview"]
 
 DEFAULT_PORT = 4848
 ALL_FORMATS = ("html", "pdf", "docx")
@@ -205,8 +205,8 @@ class Preview:
     # --- requests ----------------------------------------------------------------------------
 
     def _changed(self, paths: list[Path]) -> None:
-        shown = ", ".join(display(p) for p in paths[:3]) + (" …" if len(paths) > 3 else "")
-        self.say(f"Changed: {shown}")
+        names = ", ".join(shown(p) for p in paths[:3]) + (" …" if len(paths) > 3 else "")
+        self.say(f"Changed: {names}")
         self._requests.put(every_format=False)
 
     def request_render(self) -> None:
@@ -250,7 +250,7 @@ class Preview:
         else:
             seconds = time.monotonic() - began
             if outcome.up_to_date:
-                self.say(f"{display(outcome.out)} is up to date ({seconds:.1f} s)")
+                self.say(f"{shown(outcome.out)} is up to date ({seconds:.1f} s)")
             else:
                 what = "HTML, PDF and DOCX" if every_format else "HTML"
                 self.say(f"Rebuilt the {what} in {seconds:.1f} s: {self.url}")
@@ -351,10 +351,3 @@ def _data_targets(data: Path | None) -> list[Path]:
 
         found += [path for _, path in mapping_inputs(Path(data))]
     return found
-
-
-def display(path: Path) -> str:
-    """``path`` relative to the working folder when inside it."""
-    with contextlib.suppress(ValueError):
-        return Path(path).absolute().relative_to(Path.cwd()).as_posix()
-    return str(path)
