@@ -647,9 +647,10 @@ class _Screen:
             self.guard.check(self.tmp, only=todo)
         self.clean.update(todo)
 
-    def finish(self, stages: Stages) -> None:
+    def finish(self, stages: Stages) -> dict[str, str]:
         """Check whatever is new or changed since the last pass, then record each file's
-        verdict (ran: checked in this build; reused: found clean before)."""
+        verdict (ran: checked in this build; reused: found clean before). Returns every
+        file of the folder with the SHA-256 of the bytes found clean (the build record's)."""
         from refracture.build.stages import save_verdicts
 
         files = self.files()
@@ -660,6 +661,7 @@ class _Screen:
             if not stages.checked(f"guard:{rel}", k, self.verdicts):
                 new.append(k)
         save_verdicts(new)
+        return {rel: self.clean[rel] for rel in files}
 
 
 def _run(
@@ -670,7 +672,7 @@ def _run(
     *,
     reuse: bool = True,
 ) -> BuildOutcome:
-    from refracture.build.stages import Previous, Stages, file_hashes
+    from refracture.build.stages import Previous, Stages
     from refracture.build.stamp import write_stamp
     from refracture.report.sources import software_versions
 
@@ -714,14 +716,14 @@ def _run(
             say("Marking the changes since the earlier manuscript")
             write_marked_up(plan.old_manuscript, tmp, _meta(config, plan.data), epoch, formats)
         say(labels["guard"])
-        screen.finish(stages)
-        files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
+        hashes = screen.finish(stages)  # the folder is complete: its files as checked
+        files = tuple(hashes)
         write_stamp(
             tmp,
             stamp,
             files,
             stages=stages.keys,
-            sha256=file_hashes(tmp, files),
+            sha256=hashes,
             cached={"analyses": analyses_sha} if analyses_sha else {},
         )
     warnings = analysed.warnings

@@ -48,7 +48,6 @@ __all__ = [
     "Previous",
     "StageCache",
     "Stages",
-    "file_hashes",
     "key",
     "load_analyses",
     "load_verdicts",
@@ -80,10 +79,6 @@ def tree_digest(folder: Path, root: Path | None = None) -> str:
                 h.update(p.relative_to(root).as_posix().encode() + b"\0")
                 h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
-
-
-def file_hashes(folder: Path, files: Iterable[str]) -> dict[str, str]:
-    return {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in files}
 
 
 @dataclass
